@@ -1,0 +1,36 @@
+# The two commands a newcomer runs (README.md): `make demo` and `make test`.
+# Both install what is missing, configure with the `ci` preset (build/), build, then run.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD := build
+
+.PHONY: demo test deps python build bench fuzz asan clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+python: deps
+	@bash scripts/setup-python.sh $(BUILD)
+
+build: deps
+	@cmake --preset ci >/dev/null
+	@cmake --build --preset ci -j $(JOBS)
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
+test: build python
+	@ctest --preset ci -j $(JOBS)
+
+bench: deps
+	@bash bench/run.sh
+
+fuzz: deps
+	@bash scripts/fuzz.sh
+
+asan: deps python
+	@cmake --preset asan >/dev/null
+	@cmake --build --preset asan -j $(JOBS)
+	@ctest --preset asan -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,119 @@
+// ModelConfig: the shipped configs load, and every validation error names field and file.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <functional>
+#include <string>
+
+#include "libconvert/model_config.h"
+
+namespace g2 {
+namespace {
+
+using nlohmann::json;
+
+std::string cfg(const char* name) { return std::string(G2_SOURCE_DIR) + "/configs/" + name; }
+
+TEST(ModelConfig, ShippedConfigsLoad) {
+  auto g1 = load_model_config(cfg("grok-1.json"));
+  ASSERT_TRUE(g1.ok()) << g1.message();
+  EXPECT_EQ(g1->num_attention_heads, 48);
+  EXPECT_EQ(g1->kv_group(), 6);
+  EXPECT_FALSE(g1->residual_moe);
+  EXPECT_EQ(g1->router_logit_softcapping, 0.0);
+  EXPECT_EQ(g1->hidden_act, GeluKind::Tanh);
+  EXPECT_TRUE(g1->tie_word_embeddings);
+  EXPECT_NEAR(g1->attn_output_multiplier, 0.08838834764831845, 1e-15);
+
+  auto g2 = load_model_config(cfg("grok-2.json"));
+  ASSERT_TRUE(g2.ok()) << g2.message();
+  EXPECT_EQ(g2->hidden_size, 8192);
+  EXPECT_EQ(g2->rope_type, RopeType::Original);
+  EXPECT_EQ(g2->attn_temperature_len, 1024);
+  EXPECT_EQ(g2->hidden_act, GeluKind::Erf);
+  EXPECT_NEAR(g2->attn_output_multiplier, 1.0 / std::sqrt(128.0), 1e-15);
+
+  for (const char* n : {"grok-1-tiny.json", "grok-2-tiny.json", "grok-2-odd.json"}) {
+    auto c = load_model_config(cfg(n));
+    ASSERT_TRUE(c.ok()) << n << ": " << c.message();
+    EXPECT_EQ(c->num_local_experts, 8);
+  }
+}
+
+TEST(ModelConfig, RoundTripsThroughJson) {
+  auto a = load_model_config(cfg("grok-2-tiny.json"));
+  ASSERT_TRUE(a.ok());
+  auto b = parse_model_config(model_config_to_json(*a), "roundtrip");
+  ASSERT_TRUE(b.ok()) << b.message();
+  EXPECT_EQ(model_config_fingerprint(*a), model_config_fingerprint(*b));
+  auto g1 = load_model_config(cfg("grok-1-tiny.json"));
+  EXPECT_NE(model_config_fingerprint(*a), model_config_fingerprint(*g1));
+}
+
+json base() {
+  return json::parse(R"({"vocab_size":1024,"hidden_size":64,"intermediate_size":128,"moe_intermediate_size":32,
+    "num_hidden_layers":2,"num_attention_heads":8,"num_key_value_heads":2,"head_dim":8,"num_local_experts":4,
+    "num_experts_per_tok":2,"max_position_embeddings":64})");
+}
+
+struct Case {
+  const char* what;
+  std::function<void(json&)> edit;
+  const char* expect;  // substring of the message
+};
+
+TEST(ModelConfig, EveryValidationErrorIsClear) {
+  const Case cases[] = {
+      {"missing field", [](json& j) { j.erase("hidden_size"); }, "missing required field \"hidden_size\""},
+      {"missing layers", [](json& j) { j.erase("num_hidden_layers"); }, "\"num_hidden_layers\""},
+      {"non-integer", [](json& j) { j["vocab_size"] = "many"; }, "\"vocab_size\" must be an integer"},
+      {"fractional", [](json& j) { j["num_local_experts"] = 2.5; }, "\"num_local_experts\" must be an integer"},
+      {"zero size", [](json& j) { j["vocab_size"] = 0; }, "\"vocab_size\" must be positive"},
+      {"negative", [](json& j) { j["num_key_value_heads"] = -2; }, "\"num_key_value_heads\" must be positive"},
+      {"heads x dim", [](json& j) { j["head_dim"] = 16; }, "num_attention_heads (8) x head_dim (16) != hidden_size (64)"},
+      {"kv divides q", [](json& j) { j["num_key_value_heads"] = 3; }, "does not divide num_attention_heads"},
+      {"top-k", [](json& j) { j["num_experts_per_tok"] = 5; }, "num_experts_per_tok (5) > num_local_experts (4)"},
+      {"rope type", [](json& j) { j["rope_type"] = "dynamic"; }, "\"rope_type\" is \"dynamic\""},
+      {"act", [](json& j) { j["hidden_act"] = "relu"; }, "\"hidden_act\" is \"relu\""},
+      {"residual w/o mlp", [](json& j) { j["residual_moe"] = true; j["intermediate_size"] = 0; }, "residual_moe is true"},
+      {"eps", [](json& j) { j["rms_norm_eps"] = 0; }, "rms_norm_eps"},
+      {"theta", [](json& j) { j["rope_theta"] = 0.5; }, "rope_theta"},
+      {"bool type", [](json& j) { j["residual_moe"] = "yes"; }, "\"residual_moe\" must be true or false"},
+      {"softcap", [](json& j) { j["attn_logit_softcapping"] = -1; }, "softcapping"},
+      {"yarn", [](json& j) { j["rope_type"] = "yarn"; }, "yarn"},
+      {"odd head_dim", [](json& j) { j["head_dim"] = 7; j["hidden_size"] = 56; }, "head_dim must be even"},
+      {"quant method", [](json& j) { j["quantization_config"] = {{"quant_method", "awq"}}; }, "quant_method \"awq\""},
+      {"block size", [](json& j) { j["quantization_config"] = {{"quant_method", "fp8"}, {"weight_block_size", {128}}}; },
+       "weight_block_size"},
+  };
+  ASSERT_TRUE(parse_model_config(base().dump(), "base.json").ok());
+  for (const auto& c : cases) {
+    json j = base();
+    c.edit(j);
+    auto r = parse_model_config(j.dump(), "/x/config.json");
+    ASSERT_FALSE(r.ok()) << c.what;
+    EXPECT_NE(r.message().find(c.expect), std::string::npos) << c.what << ": " << r.message();
+    EXPECT_EQ(r.message().rfind("/x/config.json: ", 0), 0u) << "names the file: " << r.message();
+  }
+  auto bad = parse_model_config("{not json", "broken.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("broken.json: not valid JSON"), std::string::npos);
+  EXPECT_FALSE(parse_model_config("[1,2]", "arr.json").ok());
+  EXPECT_FALSE(load_model_config("/nonexistent/config.json").ok());
+}
+
+TEST(ModelConfig, Fp8QuantizationConfig) {
+  json j = base();
+  j["quantization_config"] = {{"quant_method", "fp8"}, {"activation_scheme", "dynamic"}, {"weight_block_size", {128, 128}}};
+  auto c = parse_model_config(j.dump(), "q.json");
+  ASSERT_TRUE(c.ok()) << c.message();
+  EXPECT_TRUE(c->fp8.present);
+  EXPECT_EQ(c->fp8.scale_mode, "block");
+  EXPECT_EQ(c->fp8.block_n, 128);
+  auto back = parse_model_config(model_config_to_json(*c), "again");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->fp8.scale_mode, "block");
+}
+
+}  // namespace
+}  // namespace g2
