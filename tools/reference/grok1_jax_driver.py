@@ -34,10 +34,19 @@ import subprocess
 import sys
 import types
 
-# 8 host devices must be requested before jax is imported.
-_flag = "--xla_force_host_platform_device_count=8"
-if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
+# XLA flags must be set before jax is imported:
+#  - 8 host devices for the (1, 8) mesh;
+#  - unless --excess-precision is given, --xla_allow_excess_precision=false so
+#    that every bf16 value model.py produces is really rounded to bf16. With
+#    XLA's default (true) the CPU compiler keeps some bf16 intermediates in f32
+#    inside fusions, and the results then depend on the compiled graph (we saw
+#    logits change when extra outputs were requested).
+_flags = ["--xla_force_host_platform_device_count=8"]
+if "--excess-precision" not in sys.argv:
+    _flags.append("--xla_allow_excess_precision=false")
+for _flag in _flags:
+    if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import numpy as np  # noqa: E402
@@ -98,6 +107,11 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--ref-commit", default="", help="commit id to record (default: CHECKOUT/.g2kit-commit or git)")
     ap.add_argument("--mesh", default="1,8", help="local mesh (data, model); default 1,8")
+    ap.add_argument("--excess-precision", action="store_true",
+                    help="keep XLA's default --xla_allow_excess_precision=true (graph-dependent bf16 rounding)")
+    ap.add_argument("--extra", action="store_true",
+                    help="also record debug.<module path>.<method>.{in,out} for every intercepted "
+                         "module call that takes/returns a single array (for locating rounding points)")
     a = ap.parse_args()
 
     cfg = rc.load_config(a.config)
@@ -170,6 +184,16 @@ def main():
             out = next_f(*args, **kwargs)
             name = context.module.module_name
             meth = context.method_name
+            if a.extra:
+                key = f"debug.{name}.{meth}"
+                while key + ".out" in caps:
+                    key += "+"
+                if args and hasattr(args[0], "shape") and hasattr(args[0], "dtype"):
+                    caps[key + ".in"] = args[0]
+                if hasattr(out, "shape") and hasattr(out, "dtype"):
+                    caps[key + ".out"] = out
+                elif hasattr(out, "embeddings"):
+                    caps[key + ".out"] = out.embeddings
             m = layer_re.search(name)
             if m is None:
                 return out
@@ -197,7 +221,9 @@ def main():
 
     acts = {}
     for k, v in caps.items():
-        v = np.asarray(v)[0]  # drop batch
+        v = np.asarray(v)
+        if v.ndim >= 2 and v.shape[0] == 1:
+            v = v[0]  # drop batch
         if k.endswith(".experts"):
             acts[k] = v.astype(np.int32)
         else:
@@ -219,8 +245,10 @@ def main():
         "driver": "tools/reference/grok1_jax_driver.py",
         "precision": "reference bf16 (JAX model.py), stored as f32",
         "mesh": a.mesh,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
-    rc.write_activations(a.out, {k: acts[k] for k in expected}, meta)
+    keep = expected + (sorted(k for k in acts if k.startswith("debug.")) if a.extra else [])
+    rc.write_activations(a.out, {k: acts[k] for k in keep}, meta)
     print(f"wrote {len(expected)} tensors to {a.out}; logits[0,:4]={acts['logits'][0, :4]}")
 
 
