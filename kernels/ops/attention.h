@@ -1,7 +1,9 @@
 // Per-score attention math shared by the CPU loops and the CUDA kernels.
 #pragma once
 #include "kernels/hd.h"
+#include "kernels/codecs.h"
 #include "kernels/ops/activation.h"
+#include "kernels/ops/softmax_topk.h"
 
 namespace g2 {
 
@@ -16,6 +18,34 @@ G2_HD float attn_temperature(int pos, int len) {
 // One raw q.k score to the pre-softmax logit: scale, softcap, then temperature.
 G2_HD float attn_logit(float qk, float scale, float cap, float temperature) {
   return softcap(qk * scale, cap) * temperature;
+}
+
+// One query head against keys 0..n_keys-1 (the causal window of that query; masked keys
+// are simply absent, which equals the references' -1e30 mask after exp underflow).
+//   scores[j] = attn_logit(q . k_j)  (q.k summed in f32 in index order; round_scores rounds
+//               the raw dot to bf16 first, as the JAX reference's bf16 einsum does)
+//   p = softmax(scores) (f32; round_probs rounds p to bf16 as the reference's probs cast)
+//   out[d] = sum_j p_j v_j[d]  (f32, index order)
+// k and v rows are `k_stride` / `v_stride` floats apart. scores: scratch of n_keys floats.
+G2_HD void attention_query(const float* q, const float* k, int k_stride, const float* v, int v_stride, int n_keys,
+                           int d, float scale, float cap, float temperature, bool round_scores, bool round_probs,
+                           float* scores, float* out) {
+  for (int j = 0; j < n_keys; ++j) {
+    const float* kj = k + (long long)j * k_stride;
+    float s = 0.0f;
+    for (int i = 0; i < d; ++i) s += q[i] * kj[i];
+    if (round_scores) s = round_bf16(s);
+    scores[j] = attn_logit(s, scale, cap, temperature);
+  }
+  softmax_row(scores, n_keys);
+  if (round_probs)
+    for (int j = 0; j < n_keys; ++j) scores[j] = round_bf16(scores[j]);
+  for (int i = 0; i < d; ++i) out[i] = 0.0f;
+  for (int j = 0; j < n_keys; ++j) {
+    const float* vj = v + (long long)j * v_stride;
+    const float p = scores[j];
+    for (int i = 0; i < d; ++i) out[i] += p * vj[i];
+  }
 }
 
 }  // namespace g2
