@@ -390,3 +390,46 @@ TEST(Plan, FingerprintIsStableAndDiscriminating) {
 
 }  // namespace
 }  // namespace g2
+
+// The planner's FP8 companion shards must agree with layout/scales.h, the rule the TP-set
+// reader uses to merge them back.
+#include "libconvert/layout/scales.h"
+namespace g2 {
+namespace {
+TEST(Plan, Fp8CompanionShardsAgreeWithScaleSplit) {
+  SourceDesc d = desc(Family::Grok2, "grok-2-tiny.json");
+  const auto layout = grok2_layout(d.config);
+  for (auto mode : {Fp8ScaleMode::Tensor, Fp8ScaleMode::Channel, Fp8ScaleMode::Block})
+    for (int tp : {1, 2, 4, 8, 16}) {
+      TargetSpec t;
+      t.tp = tp;
+      t.layout = OutLayout::Rank;
+      t.dtype = DTypeTarget::FP8;
+      t.fp8 = {mode, 8, 8};
+      auto p = make_plan(d, t);
+      ASSERT_TRUE(p.ok()) << p.message();
+      const ScaleKind kind = mode == Fp8ScaleMode::Tensor ? ScaleKind::Tensor
+                             : mode == Fp8ScaleMode::Channel ? ScaleKind::Channel : ScaleKind::Block;
+      int checked = 0;
+      for (const auto& [name, ts] : by_name(*p)) {
+        const std::string wname = scale_weight_name(name);
+        if (wname.empty()) continue;
+        const TensorSpec* w = find_spec(layout, wname);
+        ASSERT_NE(w, nullptr) << name;
+        const TensorSpec ss = scale_split(*w, kind, 8, 8);
+        EXPECT_EQ(ss.name, name);
+        for (size_t r = 0; r < ts.size(); ++r) {
+          const int rank = ts.size() == 1 ? 0 : int(r);
+          auto range = scale_shard_range(*w, kind, d.config, ts.size() == 1 ? 1 : tp, rank, 8, 8);
+          ASSERT_TRUE(range.ok()) << range.message();
+          Shape want = ss.shape;
+          if (!want.empty()) want[size_t(range->axis)] = range->end - range->begin;
+          EXPECT_EQ(ts[r]->shape, want) << name << " tp " << tp << " rank " << rank;
+          ++checked;
+        }
+      }
+      EXPECT_GT(checked, 0);
+    }
+}
+}  // namespace
+}  // namespace g2
