@@ -3,7 +3,10 @@
 #include <cstring>
 #include <string>
 
+#include <vector>
+
 #include "kernels/codecs.h"
+#include "libconvert/quant.h"
 
 namespace g2 {
 
@@ -36,29 +39,19 @@ Status convert_to_f32(DType dt, const void* src, size_t n, float* dst) {
   return unsupported("cannot use a " + std::string(dtype_name(dt)) + " tensor as a model weight");
 }
 
-// TODO-merge: the bf16 path equals libconvert/quant.h grok1_dequantize_rows (convert helper);
-// switch to it once merged so the rule lives in one place.
 void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t K, int64_t N, int G, bool round, float* out) {
-  const int64_t per = K / G;
-  for (int64_t k = 0; k < K; ++k) {
-    const uint16_t* s = scales + (k / per) * N;
-    for (int64_t n = 0; n < N; ++n) {
-      const float v = float(w[k * N + n]) * bf16{s[n]}.to_float();  // exact in f32 (8 x 8 bit mantissas)
-      out[k * N + n] = round ? round_bf16(v) : v;
-    }
+  if (round) {
+    // The reference rule (libconvert/quant.h): bf16(int8 * scale), then widened to f32.
+    std::vector<uint16_t> b(size_t(K * N));
+    grok1_dequantize_rows(w, scales, K, N, G, 0, K, b.data());
+    for (size_t i = 0; i < b.size(); ++i) out[i] = bf16{b[i]}.to_float();
+    return;
   }
-}
-
-// TODO-merge: same rule as libconvert/quant.h Fp8Scales::at (convert helper).
-void apply_fp8_scales(float* w, int64_t N, int64_t K, ScaleLayout layout, const float* scale, int bn, int bk) {
-  const int64_t kb = layout == ScaleLayout::Block ? (K + bk - 1) / bk : 0;
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k) {
-      const float s = layout == ScaleLayout::Tensor    ? scale[0]
-                      : layout == ScaleLayout::Channel ? scale[n]
-                                                       : scale[(n / bn) * kb + k / bk];
-      w[n * K + k] *= s;
-    }
+  // Same product without the final rounding (exact in f32: 8-bit x 8-bit mantissas).
+  for (int64_t k = 0; k < K; ++k) {
+    const uint16_t* s = scales + grok1_scale_group(k, K, G) * N;
+    for (int64_t n = 0; n < N; ++n) out[k * N + n] = float(w[k * N + n]) * bf16{s[n]}.to_float();
+  }
 }
 
 }  // namespace g2

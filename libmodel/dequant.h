@@ -19,10 +19,4 @@ Status convert_to_f32(DType dt, const void* src, size_t n, float* dst);
 void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales_bf16, int64_t K, int64_t N, int G, bool round_bf16,
                           float* out);
 
-// FP8 [N, K] (e4m3 codes) times its scale: mode 0 tensor (scale[0]), 1 channel (scale[n]),
-// 2 block (scale[n / bn][k / bk] over ceil(K / bk) columns). In place on an f32 array of the
-// decoded fp8 values: w[n, k] *= scale(n, k).
-enum class ScaleLayout { Tensor, Channel, Block };
-void apply_fp8_scales(float* w, int64_t N, int64_t K, ScaleLayout layout, const float* scale, int bn, int bk);
-
 }  // namespace g2

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "libconvert/quant.h"
 #include "libmodel/dequant.h"
 
 namespace g2 {
@@ -121,37 +122,37 @@ Expected<Matrix> CheckpointWeights::matrix(Role role, int layer, int expert, boo
     grok1_dequantize_f32(reinterpret_cast<const int8_t*>(raw->data()), reinterpret_cast<const uint16_t*>(sraw->data()),
                          m.rows, m.cols, int(sshape[0]), !exact_int8, m.data.data());
   } else {
-    G2_TRY(convert_to_f32(st->dtype, raw->data(), n, m.data.data()));
-    if (st->dtype == DType::F8_E4M3 || st->dtype == DType::F8_E5M2) {
-      // FP8: real = fp8 * scale; the scale tensor's name and shape say the mode.
-      const SourceTensor* sc = src_->find(spec->name + "_scale_inv");
-      ScaleLayout sl = ScaleLayout::Block;
-      if (!sc) {
-        sc = src_->find(spec->name + "_scale");
+    if (st->dtype == DType::F8_E4M3) {
+      // FP8: real = fp8 * scale (libconvert/quant.h); the scale tensor's name and shape say the mode.
+      Fp8Spec fs;
+      const SourceTensor* sc = src_->find(fp8_scale_name(spec->name, Fp8ScaleMode::Block));
+      if (sc) {
+        fs.block_n = config().fp8.block_n;
+        fs.block_k = config().fp8.block_k;
+        if (fs.block_n <= 0 || fs.block_k <= 0)
+          return invalid(src_->root() + ": \"" + sc->name + "\" needs quantization_config.weight_block_size in config.json");
+      } else {
+        sc = src_->find(fp8_scale_name(spec->name, Fp8ScaleMode::Tensor));
         if (!sc)
-          return not_found(src_->root() + ": FP8 tensor \"" + spec->name + "\" has no \"_scale\" or \"_scale_inv\"");
+          return not_found(src_->root() + ": FP8 tensor \"" + spec->name + "\" has no weight_scale or weight_scale_inv");
         uint64_t cnt = 1;
         for (auto d : sc->shape) cnt *= uint64_t(d);
-        sl = cnt == 1 ? ScaleLayout::Tensor : ScaleLayout::Channel;
-        if (sl == ScaleLayout::Channel && cnt != uint64_t(m.rows))
-          return invalid(src_->root() + ": \"" + sc->name + "\" has shape " + shape_str(sc->shape) + "; expected [] or [" +
-                         std::to_string(m.rows) + ", 1]");
+        fs.mode = cnt == 1 ? Fp8ScaleMode::Tensor : Fp8ScaleMode::Channel;
       }
-      const int bn = config().fp8.block_n, bk = config().fp8.block_k;
-      if (sl == ScaleLayout::Block) {
-        if (bn <= 0 || bk <= 0)
-          return invalid(src_->root() + ": \"" + sc->name + "\" needs quantization_config.weight_block_size in config.json");
-        const Shape want{(m.rows + bn - 1) / bn, (m.cols + bk - 1) / bk};
-        if (sc->shape != want)
-          return invalid(src_->root() + ": \"" + sc->name + "\" has shape " + shape_str(sc->shape) + "; expected " +
-                         shape_str(want));
-      }
-      uint64_t sn = 0;
-      auto sraw = read_raw(*src_, *sc, 0, sc->shape.empty() ? 1 : sc->shape[0], &sn);
-      if (!sraw) return sraw.error();
-      std::vector<float> s(sn);
-      G2_TRY(convert_to_f32(sc->dtype, sraw->data(), sn, s.data()));
-      apply_fp8_scales(m.data.data(), m.rows, m.cols, sl, s.data(), bn, bk);
+      const Shape want = fp8_scale_shape(fs, m.rows, m.cols);
+      uint64_t cnt = 1, wcnt = 1;
+      for (auto d : sc->shape) cnt *= uint64_t(d);
+      for (auto d : want) wcnt *= uint64_t(d);
+      if (cnt != wcnt || sc->dtype != DType::F32)
+        return invalid(src_->root() + ": \"" + sc->name + "\" is " + std::string(dtype_name(sc->dtype)) + " " +
+                       shape_str(sc->shape) + "; expected F32 " + shape_str(want) + " for weight " + shape_str(st->shape));
+      Fp8Scales scales{fs, m.rows, m.cols, std::vector<float>(cnt)};
+      G2_TRY(src_->read(*sc, scales.s.data()));
+      fp8_dequantize_rect(scales, 0, m.rows, 0, m.cols, raw->data(), m.data.data());
+    } else if (st->dtype == DType::F8_E5M2) {
+      return unsupported(src_->root() + ": \"" + spec->name + "\" is F8_E5M2; only F8_E4M3 weights are supported");
+    } else {
+      G2_TRY(convert_to_f32(st->dtype, raw->data(), n, m.data.data()));
     }
   }
   src_->release(*st);
