@@ -44,7 +44,12 @@ class Forward {
     return Status::Ok();
   }
   // Rank `rank`'s shard of a full host matrix, in backend memory; `rows` receives its row count.
-  Expected<BackendBuffer> shard(const Matrix& full, Role role, int layer, int expert, int rank, int64_t* rows) {
+  // Merged execution (tp 1) moves the matrix instead of copying it.
+  Expected<BackendBuffer> shard(Matrix& full, Role role, int layer, int expert, int rank, int64_t* rows) {
+    if (opt_.tp == 1) {
+      *rows = full.rows;
+      return be_.from_host(std::move(full.data));
+    }
     auto s = shard_matrix(full, layout_, role, layer, expert, fam_, c_, opt_.tp, rank);
     if (!s) return s.error();
     *rows = s->rows;
