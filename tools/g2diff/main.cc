@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -53,6 +54,16 @@ Expected<Side> open_side(const std::string& dir, const std::string& config) {
     if (j.is_object() && j.contains("g2_layout") && j["g2_layout"].is_object() && j["g2_layout"].contains("tp") &&
         j["g2_layout"]["tp"].is_number_integer())
       s.tp = j["g2_layout"]["tp"].get<int>();
+  }
+  if (s.tp == 1) {
+    // No g2_layout (e.g. the release itself): the number of `-TP-NNN` rank files.
+    int ranks = 0;
+    for (const auto& file : (*src)->files()) {
+      const auto p = file.rfind("-TP-");
+      if (p != std::string::npos && file.compare(p + 4, 6, "common") != 0)
+        ranks = std::max(ranks, std::atoi(file.c_str() + p + 4) + 1);
+    }
+    if (ranks > 1) s.tp = ranks;
   }
   s.w = std::make_unique<CheckpointWeights>(std::move(*src));
   return s;
@@ -126,8 +137,8 @@ int run(int argc, char** argv) {
   app.add_flag("--tp-exec", tp_exec, "execute B rank by rank with its own TP (config.json g2_layout.tp)");
   auto* atol_opt = app.add_option("--atol", atol, "absolute tolerance per element");
   auto* rtol_opt = app.add_option("--rtol", rtol, "relative tolerance per element");
-  app.add_option("--tolerance", tolerance_s, "preset: exact, bf16, fp8, int8 (default: from the conversion kind)")
-      ->check(CLI::IsMember({"exact", "bf16", "fp8", "int8"}))
+  app.add_option("--tolerance", tolerance_s, "preset: exact, f32, bf16, fp8, int8 (default: from the conversion kind)")
+      ->check(CLI::IsMember({"exact", "f32", "bf16", "fp8", "int8"}))
       ->excludes(atol_opt)
       ->excludes(rtol_opt);
   app.add_option("--json", json_path, "write every figure as JSON");
@@ -233,7 +244,11 @@ int run(int argc, char** argv) {
         cb.vocab_size != ca.vocab_size || cb.num_local_experts != ca.num_local_experts)
       return fail_input("A and B have different geometry (hidden, layers, vocab or experts): not the same model");
     if (tp_exec && b->tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
-    if (preset.empty()) preset = auto_preset(*a, *b, prec);
+    if (preset.empty()) {
+      preset = auto_preset(*a, *b, prec);
+      // Rank-by-rank execution sums K-split partials: same math, another f32 summation order.
+      if (tp_exec && preset == "exact") preset = "f32";
+    }
     auto rb = run_side(*b, tp_exec ? b->tp : 1, "B");
     if (!rb) return fail_input(rb.message());
     rep.a = a->describe();

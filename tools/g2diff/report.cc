@@ -77,6 +77,7 @@ void build_report(const ActivationRecord& got, const ActivationRecord& ref, cons
 
 std::string render_table(const DiffReport& rep) {
   std::ostringstream o;
+  o.precision(9);
   o << "g2diff  reference(A): " << rep.a << "\n        compared(B):  " << rep.b << "\n        mode " << rep.mode
     << ", " << rep.tokens.size() << " tokens, tolerance " << rep.tolerance_desc << "\n\n";
   o << "layer  tensor          max_abs    max_rel    rel_rms    cosine        router  status\n";
