@@ -1,0 +1,144 @@
+#include "libconvert/format/atomic_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace g2 {
+
+namespace {
+
+constexpr size_t kBufSize = size_t(4) << 20;
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+Expected<AtomicFile> AtomicFile::create(const std::string& final_path, uint64_t expected_size) {
+  AtomicFile f;
+  f.final_ = final_path;
+  f.temp_ = final_path + ".tmp-" + std::to_string(::getpid());
+  f.fd_ = ::open(f.temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f.fd_ < 0) return io_error(f.temp_ + ": cannot create: " + std::strerror(errno));
+  if (expected_size > 0) {
+    int e = posix_fallocate(f.fd_, 0, off_t(expected_size));
+    // Filesystems without preallocation (EOPNOTSUPP, EINVAL) still get the writes checked.
+    if (e == ENOSPC || e == EFBIG || e == EDQUOT) {
+      Status s = f.fail("cannot reserve space", e);
+      return s.error();
+    }
+  }
+  f.buf_.reserve(kBufSize);
+  return f;
+}
+
+AtomicFile::AtomicFile(AtomicFile&& o) noexcept
+    : final_(std::move(o.final_)),
+      temp_(std::move(o.temp_)),
+      fd_(std::exchange(o.fd_, -1)),
+      buf_(std::move(o.buf_)),
+      written_(o.written_),
+      failed_(o.failed_) {}
+
+AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
+  if (this != &o) {
+    abort();
+    final_ = std::move(o.final_);
+    temp_ = std::move(o.temp_);
+    fd_ = std::exchange(o.fd_, -1);
+    buf_ = std::move(o.buf_);
+    written_ = o.written_;
+    failed_ = o.failed_;
+  }
+  return *this;
+}
+
+AtomicFile::~AtomicFile() { abort(); }
+
+void AtomicFile::abort() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(temp_.c_str());
+  }
+  buf_.clear();
+}
+
+Status AtomicFile::fail(const char* what, int err) {
+  failed_ = true;
+  std::string msg = temp_ + ": " + what + ": " + std::strerror(err) + " (writing " + final_ + ")";
+  abort();
+  return io_error(std::move(msg));
+}
+
+Status AtomicFile::flush() {
+  const char* p = buf_.data();
+  size_t left = buf_.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("write failed", errno);
+    }
+    p += n;
+    left -= size_t(n);
+  }
+  buf_.clear();
+  return Status::Ok();
+}
+
+Status AtomicFile::write(std::span<const uint8_t> bytes) {
+  if (fd_ < 0) return io_error(final_ + ": write after the file was " + (failed_ ? "abandoned on an error" : "closed"));
+  written_ += bytes.size();
+  while (!bytes.empty()) {
+    const size_t n = std::min(bytes.size(), kBufSize - buf_.size());
+    buf_.append(reinterpret_cast<const char*>(bytes.data()), n);
+    bytes = bytes.subspan(n);
+    if (buf_.size() == kBufSize) G2_TRY(flush());
+  }
+  return Status::Ok();
+}
+
+Status AtomicFile::commit() {
+  if (fd_ < 0) return io_error(final_ + ": commit after the file was " + (failed_ ? "abandoned on an error" : "closed"));
+  G2_TRY(flush());
+  // Preallocation may have reserved more than was written.
+  if (ftruncate(fd_, off_t(written_)) != 0) return fail("cannot truncate", errno);
+  if (fsync(fd_) != 0) return fail("fsync failed", errno);
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    int e = errno;
+    ::unlink(temp_.c_str());
+    return io_error(temp_ + ": close failed: " + std::strerror(e));
+  }
+  fd_ = -1;
+  if (::rename(temp_.c_str(), final_.c_str()) != 0) {
+    int e = errno;
+    ::unlink(temp_.c_str());
+    return io_error(temp_ + ": cannot rename to " + final_ + ": " + std::strerror(e));
+  }
+  // Make the rename itself durable.
+  int dfd = ::open(dir_of(final_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::Ok();
+}
+
+Status write_file_atomic(const std::string& path, std::string_view contents) {
+  auto f = AtomicFile::create(path);
+  if (!f) return f.status();
+  G2_TRY(f->write(contents));
+  return f->commit();
+}
+
+}  // namespace g2

@@ -1,0 +1,52 @@
+// Streaming safetensors writer. The tensor list is declared up front, so the header (and
+// every offset) is written first; then each tensor's bytes arrive in order, in chunks of any
+// size, so a caller never holds a whole file or even a whole tensor. The file appears under
+// its final name only when finish() succeeds (AtomicFile); dropped unfinished, nothing is left.
+#pragma once
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "libconvert/format/atomic_file.h"
+#include "libconvert/format/safetensors_header.h"
+
+namespace g2 {
+
+class SafetensorsWriter {
+ public:
+  // Tensors are stored in the file in the order given.
+  static Expected<SafetensorsWriter> create(const std::string& path, std::vector<SafetensorsDecl> tensors,
+                                            const std::map<std::string, std::string>& metadata = {});
+
+  // Append the next `chunk` of tensor `name`'s bytes (little-endian, row-major). `name` must be
+  // the tensor being filled, or the next one once it is complete; a chunk never spans tensors.
+  Status write(std::string_view name, std::span<const uint8_t> chunk);
+  Status write(std::string_view name, const void* data, size_t bytes) {
+    return write(name, {static_cast<const uint8_t*>(data), bytes});
+  }
+  // All bytes of all tensors must have arrived. Fsyncs and renames into place.
+  Status finish();
+
+  const std::string& path() const { return file_.final_path(); }
+  uint64_t file_size() const { return header_bytes_ + data_size_; }
+  const std::vector<SafetensorsDecl>& tensors() const { return decls_; }
+
+ private:
+  AtomicFile file_;
+  std::vector<SafetensorsDecl> decls_;
+  std::vector<uint64_t> sizes_;  // bytes of each tensor
+  uint64_t header_bytes_ = 0, data_size_ = 0;
+  size_t cur_ = 0;         // tensor being filled
+  uint64_t cur_done_ = 0;  // its bytes written so far
+};
+
+// One tensor and its contiguous bytes, for writing small files in one call.
+struct SafetensorsBlob {
+  SafetensorsDecl decl;
+  const void* data = nullptr;
+};
+Status write_safetensors(const std::string& path, const std::vector<SafetensorsBlob>& tensors,
+                         const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace g2
