@@ -1,4 +1,4 @@
-// Kernels: one thread per rotated pair, through the shared rope_angle / rope_pair.
+// Kernels: one thread per rotated pair, through the shared rope_rotate.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/geometry.h"
 #include "kernels/cuda/rope.cuh"
@@ -14,8 +14,7 @@ __global__ void rope_kernel(float* x, int64_t n_pairs, int heads, int head_dim, 
   const int i = int(p % half);
   const int64_t head_row = p / half;          // token * heads + head
   const int token = int(head_row / heads);
-  const float a = rope_angle(pos0 + token, i, head_dim, theta);
-  rope_pair(x + head_row * head_dim, i, head_dim, cosf(a), sinf(a));
+  rope_rotate(x + head_row * head_dim, i, head_dim, pos0 + token, theta);
 }
 
 }  // namespace
