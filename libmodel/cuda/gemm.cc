@@ -13,8 +13,6 @@ GemmContext::GemmContext(int device, cudaStream_t stream) : device_(device), str
   cc_minor_ = prop.minor;
   G2_CUBLAS_CHECK(cublasCreate(&blas_));
   G2_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
-  // Pedantic: CUBLAS_COMPUTE_32F must never silently become TF32.
-  G2_CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH));
   G2_CUBLAS_CHECK(cublasLtCreate(&lt_));
   G2_CUDA_CHECK(cudaMalloc(&workspace_, workspace_bytes_));
 }
@@ -29,6 +27,8 @@ void GemmContext::f32(const float* x, int ldx, const float* w, int ldw, float* y
                       bool accumulate) {
   if (T == 0 || N == 0) return;
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  // Pedantic: the f32 GEMM must never silently become TF32 (NVIDIA_TF32_OVERRIDE, math modes).
+  G2_CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH));
   G2_CUBLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, T, K, &alpha, w, CUDA_R_32F, ldw, x, CUDA_R_32F, ldx,
                                &beta, y, CUDA_R_32F, ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
@@ -37,6 +37,8 @@ void GemmContext::bf16(const uint16_t* x, int ldx, const uint16_t* w, int ldw, f
                        bool accumulate) {
   if (T == 0 || N == 0) return;
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  // Default math: BF16 tensor cores with f32 accumulation (pedantic would leave them unused).
+  G2_CUBLAS_CHECK(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH));
   G2_CUBLAS_CHECK(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, T, K, &alpha, w, CUDA_R_16BF, ldw, x, CUDA_R_16BF,
                                ldx, &beta, y, CUDA_R_32F, ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
