@@ -17,11 +17,19 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 cmake --build "$B" -j "${JOBS:-2}" --target "${targets[@]}"
 mkdir -p "$B/artifacts"
+summary=()
 for t in "${targets[@]}"; do
   corpus="$B/corpus/$t"
   mkdir -p "$corpus"
   [ -d "tests/fuzz/corpus/$t" ] && cp -n "tests/fuzz/corpus/$t"/* "$corpus"/ 2>/dev/null || true
   echo "fuzz.sh: $t for ${SECONDS_EACH}s"
-  "$B/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 \
-      -artifact_prefix="$B/artifacts/$t-" "$corpus"
+  set +e
+  nice "$B/fuzz/$t" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+      -artifact_prefix="$B/artifacts/$t-" "$corpus" >"$B/$t.log" 2>&1
+  rc=$?
+  set -e
+  grep -E '^(#[0-9]+ +(INITED|DONE)|Done|==[0-9]+==ERROR|SUMMARY)' "$B/$t.log" || true
+  [ $rc = 0 ] || { tail -30 "$B/$t.log"; echo "fuzz.sh: $t found a problem (exit $rc), see $B/$t.log and $B/artifacts/" >&2; exit 1; }
+  summary+=("$t: $(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$B/$t.log" | tail -1), corpus $(ls "$corpus" | wc -l) inputs")
 done
+printf 'fuzz.sh: %s\n' "${summary[@]}"
