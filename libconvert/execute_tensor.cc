@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -125,12 +126,24 @@ class LogicalReader {
     return Status::Ok();
   }
 
+  // The file holding `tensor` (its first piece), else the source directory, for messages.
+  static std::string where(const TensorSource& src, const std::string& tensor) {
+    const SourceTensor* t = src.find(tensor);
+    return t && !t->pieces.empty() ? t->pieces.front().file : src.root();
+  }
+
   static Expected<Fp8Scales> load_source_fp8_scales(const TensorSource& src, const Recipe& r) {
     auto sc = src.load(r.src_scale);
     if (!sc) return sc.error();
     Fp8Scales f{r.src_fp8, r.rows, r.cols, {}};
     const float* p = sc->view.as<const float>();
     f.s.assign(p, p + sc->view.numel());
+    // Real weight = fp8 * scale: a zero, negative or non-finite scale silently zeroes or
+    // poisons a whole block, so a source carrying one is refused (g2kit never writes one).
+    for (size_t i = 0; i < f.s.size(); ++i)
+      if (!(std::isfinite(f.s[i]) && f.s[i] > 0.0f))
+        return invalid(where(src, r.src_scale) + ": " + r.src_scale + "[" + std::to_string(i) + "] is " + std::to_string(f.s[i]) +
+                       "; FP8 scales must be finite and > 0");
     return f;
   }
 
