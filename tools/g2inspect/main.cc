@@ -71,13 +71,23 @@ std::string with_commas(uint64_t v) {
   return out;
 }
 
+// An unreadable checkpoint is an input error (2), unless --verify finds that its files no
+// longer match g2manifest.json: then the damage is what the manifest exists to catch (1).
+int input_error(const Options& o, const std::string& msg) {
+  std::fprintf(stderr, "g2inspect: %s\n", msg.c_str());
+  if (!o.verify) return 2;
+  auto m = check_manifest(o.dir, {});
+  if (!m || !m->present || m->problems.empty()) return 2;
+  std::printf("verify: g2manifest.json: %zu files checked, %zu problems\n", m->checked, m->problems.size());
+  for (const auto& p : m->problems) std::printf("  MISMATCH %s: %s\n", p.path.c_str(), p.problem.c_str());
+  std::printf("verify: FAILED\n");
+  return 1;
+}
+
 int run(const Options& o) {
   const bool tty = isatty(STDERR_FILENO);
   auto opened = open_checkpoint(o.dir, o.config);
-  if (!opened) {
-    std::fprintf(stderr, "g2inspect: %s\n", opened.message().c_str());
-    return 2;
-  }
+  if (!opened) return input_error(o, opened.message());
   const TensorSource& src = **opened;
   const ModelConfig& c = src.config();
   const auto g2 = grok2_layout(c), g1 = grok1_layout(c);
@@ -110,8 +120,7 @@ int run(const Options& o) {
       });
       if (!d) {
         if (tty) std::fprintf(stderr, "\n");
-        std::fprintf(stderr, "g2inspect: %s\n", d.message().c_str());
-        return 2;
+        return input_error(o, d.message());
       }
       r.digest = *d;
       nan += r.nonfinite.nan;
