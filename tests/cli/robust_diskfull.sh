@@ -19,15 +19,20 @@ ARGS=(--tp 2 --layout rank --mem-limit 16M --threads 1)
 "$C" "$T/src" "$T/ref" "${ARGS[@]}" >/dev/null 2>&1 || fail "reference run failed"
 total_kb=$(du -sk "$T/ref" | cut -f1)
 
-# Sizes: nothing fits; the first files fit and a later one does not.
-for size_kb in 256 $((total_kb / 2)); do
+# tmpfs pages the tensor files need: with 4 pages more, every tensor file fits and the
+# small JSON writes (journal, config, manifest) hit the full disk in write() rather than in
+# the preallocation.
+pages=0
+for f in "$T"/ref/*.safetensors; do pages=$(( pages + ($(stat -c %s "$f") + 4095) / 4096 )); done
+# Sizes: nothing fits; the first files fit and a later one does not; all tensor files fit.
+for size_kb in 256 $((total_kb / 2)) $(( (pages + 4) * 4 )); do
   mkdir -p "$T/mnt$size_kb"
   set +e
   out=$(unshare -rm bash -c 'mount -t tmpfs -o size="$1"k tmpfs "$2" || exit 99
-    "$3" "$4" "$2/out" "${@:5}"; rc=$?
+    "$3" "$4" "$2/out" "${@:6}"; rc=$?
     ls -A "$2/out" > "$2.ls" 2>/dev/null
     # The namespace (and the tmpfs) dies with this shell: judge the files from inside.
-    python3 - "$2/out" "$6" <<PY || rc=98
+    python3 - "$2/out" "$5" <<PY || rc=98
 import json, os, struct, sys
 d, ref = sys.argv[1:3]
 for n in os.listdir(d):
@@ -35,7 +40,7 @@ for n in os.listdir(d):
         with open(os.path.join(d, n), "rb") as a, open(os.path.join(ref, n), "rb") as b:
             assert a.read() == b.read(), n + ": final name but not the complete file"
 PY
-    exit $rc' _ "$size_kb" "$T/mnt$size_kb" "$C" "$T/src" "${ARGS[@]}" 2>&1)
+    exit $rc' _ "$size_kb" "$T/mnt$size_kb" "$C" "$T/src" "$T/ref" "${ARGS[@]}" 2>&1)
   rc=$?
   set -e
   [ $rc != 99 ] || fail "could not mount a ${size_kb}k tmpfs"
