@@ -195,7 +195,7 @@ class LogicalReader {
   }
 
   // Bytes of one full logical row as read (for chunk sizing).
-  uint64_t row_read_bytes() const { return uint64_t(src_cols_) * es_; }
+  uint64_t row_read_bytes() const { return uint64_t(r_.transpose ? K_ : src_cols_) * es_; }
 
  private:
   void drop_piece_rows(int64_t r0, int64_t r1) {
