@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$S" --config "$G2_SOURCE_DIR/configs/grok-1-tiny.json" --format grok1-jax --out "$T/g1" >/dev/null
 set +e; msg=$("$C" "$T/g1" "$T/x" 2>&1); rc=$?; set -e
-[ $rc = 2 ] && echo "$msg" | grep -q -- "--to grok2" || fail "Grok-1 without --to grok2: rc $rc: $msg"
+[ $rc = 2 ] && grep -q -- "--to grok2" <<<"$msg" || fail "Grok-1 without --to grok2: rc $rc: $msg"
 
 out=$("$C" "$T/g1" "$T/g2" --to grok2 --tp 8 --json 2>"$T/err")
 grep -q "tokenizer.model" "$T/err" || fail "no tokenizer note"

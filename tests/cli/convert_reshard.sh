@@ -30,10 +30,11 @@ cmp -s "$T/hf1/model-00001-of-00001.safetensors" "$T/tp1/model-00001-of-00001.sa
 
 # resume: the same command again keeps every verified file
 out=$("$C" "$T/hf" "$T/tp8" --tp 8 --layout tp 2>&1)
-echo "$out" | grep -q "0 files written, 39 verified and kept (resumed)" || fail "rerun did not resume: $out"
+grep -q "0 files written, 39 verified and kept (resumed)" <<<"$out" || fail "rerun did not resume: $out"
 
 # dry run reads no tensor data and writes nothing
-"$C" "$T/tp8" "$T/dry" --tp 2 --dry-run | grep -q "pytorch_model-00006-TP-001.safetensors" || fail "dry-run plan"
+plan=$("$C" "$T/tp8" "$T/dry" --tp 2 --dry-run)  # (not piped into grep -q: SIGPIPE under pipefail)
+grep -q "pytorch_model-00006-TP-001.safetensors" <<<"$plan" || fail "dry-run plan"
 [ ! -e "$T/dry" ] || fail "dry-run created the destination"
 "$C" "$T/tp8" "$T/dry" --tp 2 --dry-run --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["tp"]==2 and len(j["files"])>3'
 
@@ -62,7 +63,7 @@ refuse() {
   local want="$1"; shift
   set +e; msg=$("$C" "$@" 2>&1); rc=$?; set -e
   [ $rc = 2 ] || fail "expected exit 2 for: $* (got $rc: $msg)"
-  echo "$msg" | grep -q -- "$want" || fail "expected '$want' for: $*; got: $msg"
+  grep -q -- "$want" <<<"$msg" || fail "expected '$want' for: $*; got: $msg"
 }
 refuse "choose 1, 2, 4, 8 or 16" "$T/tp8" "$T/r1" --tp 3
 refuse "tokenizer's highest id 100" "$T/tp8" "$T/r2" --vocab 64
