@@ -78,4 +78,18 @@ refuse "no such directory" "$T/nope" "$T/r8"
 [ ! -e "$T/r1/g2manifest.json" ] || fail "a refused run left a manifest"
 "$C" "$T/tp8" "$T/hf" --tp 2 --force 2>/dev/null
 [ ! -e "$T/hf/model.safetensors" ] || fail "--force left the old set's safetensors"
+# A g2synth Grok-2 TP8 set: g2convert at TP8 --layout tp must reproduce it byte for byte (both
+# follow grok2_layout()'s file groups and tensor order and write through SafetensorsWriter).
+if "$G2_BIN_DIR/g2synth" --config "$G2_SOURCE_DIR/configs/grok-2-tiny.json" --format grok2-tp --tp 8 --out "$T/s8" >/dev/null 2>"$T/synth.err"; then
+  "$C" "$T/s8" "$T/s8_1" --tp 1 2>/dev/null
+  "$C" "$T/s8_1" "$T/s8_16" --tp 16 --layout rank 2>/dev/null
+  "$C" "$T/s8_16" "$T/s8_4" --tp 4 2>/dev/null
+  "$C" "$T/s8_4" "$T/s8_8" --tp 8 --layout tp 2>/dev/null
+  for f in "$T"/s8/*.safetensors; do
+    cmp -s "$f" "$T/s8_8/$(basename "$f")" || fail "g2synth TP8 set not reproduced: $(basename "$f")"
+  done
+  [ "$(ls "$T"/s8/*.safetensors | wc -l)" = "$(ls "$T"/s8_8/*.safetensors | wc -l)" ] || fail "file count differs from g2synth"
+elif ! grep -q "not available" "$T/synth.err"; then
+  fail "g2synth grok2-tp: $(cat "$T/synth.err")"
+fi
 echo "convert_reshard: ok"
