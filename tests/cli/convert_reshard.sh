@@ -25,6 +25,11 @@ for f in "$T"/tp8/*.safetensors; do
   cmp -s "$f" "$T/tp8b/$(basename "$f")" || fail "TP8 -> 1 -> 16 -> 4 -> 8 changed $(basename "$f")"
 done
 "$C" "$T/hf" "$T/hf1" --tp 1 2>/dev/null
+"$C" "$T/tp8" "$T/hfsplit" --layout hf --max-file-size 40K 2>/dev/null
+[ "$(ls "$T"/hfsplit/model-*-of-*.safetensors | wc -l)" -gt 2 ] || fail "--max-file-size did not split the hf set"
+grep -q '"weight_map"' "$T/hfsplit/model.safetensors.index.json" || fail "no index"
+"$C" "$T/hfsplit" "$T/hfsplit8" --tp 8 --layout tp 2>/dev/null
+for f in "$T"/tp8/*.safetensors; do cmp -s "$f" "$T/hfsplit8/$(basename "$f")" || fail "split hf round trip changed $(basename "$f")"; done
 cmp -s "$T/hf1/model-00001-of-00001.safetensors" "$T/tp1/model-00001-of-00001.safetensors" || fail "TP1 differs from hf -> hf"
 [ "$(ls "$T"/tp16/*-TP-015.safetensors | wc -l)" -gt 0 ] || fail "no rank-15 files at TP16"
 
