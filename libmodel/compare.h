@@ -22,7 +22,7 @@ struct Tolerance {
   double min_router_agreement = 1.0, min_top1_agreement = 1.0, max_kl = -1.0;
 };
 
-// Presets (see compare.cc for how each bound is derived): "exact", "bf16", "fp8", "int8".
+// Presets (see compare.cc for how each bound is derived): "exact", "f32", "bf16", "fp8", "int8".
 bool tolerance_preset(const std::string& name, Tolerance* out);
 
 struct Mismatch {
