@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # g2diff on reshards of one model: same dtype => exact parity merged, f32-order parity
 # rank by rank; record / reference round trip (.zst); reports; usage errors exit 2.
-source "$G2_SOURCE_DIR/tests/cli/diff_lib.bash"
+set -euo pipefail
+source "${G2_SOURCE_DIR:?G2_SOURCE_DIR is not set}/tests/cli/diff_lib.bash"
 synth hf hf
 synth tp8 tp 8
 synth tp4 tp 4
