@@ -10,7 +10,8 @@ expect_rc 0 "$G2DIFF" "$WORK/tp8" --reference "$G/grok2-tiny-numpy-f32.safetenso
   --json "$WORK/g2.json"
 [ "$(json_get "$WORK/g2.json" pass)" = "True" ]
 # ... and rank by rank as served at TP8
-expect_rc 0 "$G2DIFF" "$WORK/tp8" --reference "$G/grok2-tiny-numpy-f32.safetensors.zst" --tolerance f32 -q
+expect_rc 0 "$G2DIFF" "$WORK/tp8" --tp-exec --reference "$G/grok2-tiny-numpy-f32.safetensors.zst" --tolerance f32 -q
+grep -q "rank-by-rank" "$WORK/out.txt"
 
 # Grok-1 tiny vs the JAX reference itself: reference precision must match within bf16
 # rounding with every logit argmax equal.

@@ -28,5 +28,6 @@ expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --atol 1 -q
 expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --layers 5 -q
 expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --tokens 1,x -q
 expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/hf" --tp-exec -q
+expect_rc 2 "$G2DIFF" "$WORK/hf" --record "$WORK/x.safetensors" --tp-exec -q
 expect_rc 2 "$G2DIFF" "$WORK/tp4" --reference "$WORK/acts.safetensors.zst" --tokens 1,2 -q
 echo "diff_parity: ok"
