@@ -54,7 +54,7 @@ class TensorSource {
   Expected<HostTensor> load(const SourceTensor& t) const;
   Expected<HostTensor> load(std::string_view name) const;
   // Drop the pages behind a tensor from the resident set once it is consumed.
-  void release(const SourceTensor& t) const;
+  virtual void release(const SourceTensor& t) const;
 };
 
 // Detect the format of `dir` and open it. `config_path` overrides dir/config.json

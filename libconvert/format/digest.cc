@@ -1,0 +1,145 @@
+#include "libconvert/format/digest.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "kernels/codecs.h"
+
+namespace g2 {
+
+namespace {
+
+struct StateFree {
+  void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
+};
+using State = std::unique_ptr<XXH3_state_t, StateFree>;
+
+State new_state() {
+  State s(XXH3_createState());
+  G2_ASSERT(s != nullptr, "out of memory");
+  XXH3_128bits_reset(s.get());
+  return s;
+}
+
+Digest128 finish(XXH3_state_t* s) {
+  XXH128_hash_t h = XXH3_128bits_digest(s);
+  return Digest128{h.high64, h.low64};
+}
+
+template <class Codec>
+void count_codec(std::span<const uint8_t> b, NonFinite& out) {
+  const size_t n = b.size() / sizeof(Codec);
+  for (size_t i = 0; i < n; ++i) {
+    Codec c;
+    std::memcpy(&c, b.data() + i * sizeof(Codec), sizeof(Codec));
+    const float f = c.to_float();
+    out.nan += std::isnan(f);
+    out.inf += std::isinf(f);
+  }
+}
+
+template <class T>
+void count_native(std::span<const uint8_t> b, NonFinite& out) {
+  const size_t n = b.size() / sizeof(T);
+  for (size_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, b.data() + i * sizeof(T), sizeof(T));
+    out.nan += std::isnan(v);
+    out.inf += std::isinf(v);
+  }
+}
+
+}  // namespace
+
+std::string Digest128::hex() const {
+  XXH128_canonical_t c;
+  XXH128_canonicalFromHash(&c, XXH128_hash_t{lo, hi});
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (unsigned char ch : c.digest) {
+    s += d[ch >> 4];
+    s += d[ch & 15];
+  }
+  return s;
+}
+
+Expected<Digest128> tensor_digest(const TensorSource& src, const SourceTensor& t, const ChunkVisitor& visit,
+                                  size_t chunk_bytes) {
+  State st = new_state();
+  const int64_t rows = t.shape.empty() ? 1 : t.shape[0];
+  auto total = checked_nbytes(t.dtype, t.shape);
+  if (!total) return invalid(t.name + ": invalid shape " + shape_str(t.shape));
+  if (*total > 0) {
+    const uint64_t row_bytes = *total / uint64_t(rows);
+    const int64_t per = int64_t(std::max<uint64_t>(1, chunk_bytes / row_bytes));
+    HostBuffer buf(size_t(std::min<uint64_t>(*total, uint64_t(per) * row_bytes)));
+    for (int64_t r = 0; r < rows; r += per) {
+      const int64_t end = std::min(rows, r + per);
+      G2_TRY(src.read_rows(t, r, end, buf.data()));
+      const std::span<const uint8_t> chunk(buf.as<uint8_t>(), size_t(uint64_t(end - r) * row_bytes));
+      XXH3_128bits_update(st.get(), chunk.data(), chunk.size());
+      if (visit) visit(chunk);
+    }
+  }
+  src.release(t);
+  return finish(st.get());
+}
+
+Digest128 model_digest(std::vector<NamedDigest> ts) {
+  std::sort(ts.begin(), ts.end(), [](const NamedDigest& a, const NamedDigest& b) { return a.tensor->name < b.tensor->name; });
+  State st = new_state();
+  auto add = [&](const std::string& s) { XXH3_128bits_update(st.get(), s.data(), s.size() + 1); };  // with the NUL
+  for (const auto& t : ts) {
+    add(t.tensor->name);
+    add(std::string(dtype_name(t.tensor->dtype)));
+    add(shape_str(t.tensor->shape));
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH128_hash_t{t.digest.lo, t.digest.hi});
+    XXH3_128bits_update(st.get(), c.digest, sizeof c.digest);
+  }
+  return finish(st.get());
+}
+
+Expected<Digest128> file_digest(const std::string& path, uint64_t* size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error(path + ": cannot open: " + std::strerror(errno));
+  State st = new_state();
+  std::vector<uint8_t> buf(size_t(8) << 20);
+  uint64_t n = 0;
+  for (;;) {
+    ssize_t got = ::read(fd, buf.data(), buf.size());
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return io_error(path + ": read failed: " + std::strerror(e));
+    }
+    if (got == 0) break;
+    XXH3_128bits_update(st.get(), buf.data(), size_t(got));
+    n += uint64_t(got);
+  }
+  ::close(fd);
+  if (size) *size = n;
+  return finish(st.get());
+}
+
+void count_nonfinite(DType dt, std::span<const uint8_t> b, NonFinite& out) {
+  switch (dt) {
+    case DType::F64: return count_native<double>(b, out);
+    case DType::F32: return count_native<float>(b, out);
+    case DType::F16: return count_codec<f16>(b, out);
+    case DType::BF16: return count_codec<bf16>(b, out);
+    case DType::F8_E4M3: return count_codec<fp8_e4m3>(b, out);
+    case DType::F8_E5M2: return count_codec<fp8_e5m2>(b, out);
+    default: return;  // integers and bool have no non-finite values
+  }
+}
+
+}  // namespace g2

@@ -1,0 +1,49 @@
+// The Grok-2 TP set (SPEC.md §2, BRIEF file naming): `pytorch_model-{group:05d}-TP-common.safetensors`
+// (whole tensors) and `pytorch_model-{group:05d}-TP-{rank:03d}.safetensors` (rank slices), read
+// as ONE logical model. A tensor found in rank files is merged along its split axis from the
+// layout (shard_range / scale_shard_range place each rank's slice; KV heads replicated over
+// ranks are deduplicated after checking they are identical), as zero-copy pieces. Handles the
+// release `tp` layout (only experts in rank files) and the fully presharded `rank` layout.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "libconvert/format/safetensors_set.h"
+
+namespace g2 {
+
+enum class TpLayoutKind { Tp, Rank };
+std::string_view tp_layout_kind_name(TpLayoutKind k);  // "tp" / "rank"
+
+// File names of a TP set.
+std::string tp_common_file_name(int group);
+std::string tp_rank_file_name(int group, int rank);
+// Parses either form; rank = -1 for TP-common. nullopt for any other name.
+struct TpFileName {
+  int group = 0;
+  int rank = -1;
+};
+std::optional<TpFileName> parse_tp_file_name(std::string_view name);
+
+// config.json's `"g2_layout": {"kind": "tp"|"rank", "tp": N}` (absent in the xAI release).
+struct G2LayoutInfo {
+  std::optional<TpLayoutKind> kind;
+  int tp = 0;  // 0: not given
+};
+Expected<G2LayoutInfo> read_g2_layout(const std::string& config_path);
+
+class Grok2TpSource final : public SafetensorsBackedSource {
+ public:
+  // Open `dir` as a TP set; `config_path` overrides dir/config.json.
+  static Expected<std::unique_ptr<Grok2TpSource>> open(const std::string& dir, const std::string& config_path = "");
+  int tp() const { return tp_; }
+  TpLayoutKind kind() const { return kind_; }
+
+ private:
+  Status open_impl(const std::string& dir, const std::string& config_path);
+  int tp_ = 1;
+  TpLayoutKind kind_ = TpLayoutKind::Tp;
+};
+
+}  // namespace g2
