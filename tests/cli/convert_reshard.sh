@@ -57,7 +57,10 @@ PY
   grep -q '"quant_method": "fp8"' "$T/fp8_$mode/config.json" || fail "fp8 config"
   "$C" "$T/fp8_$mode" "$T/bf16_$mode" --tp 1 --dtype bf16 2>/dev/null
 done
-"$C" "$T/fp8_block" "$T/fp8_tp4" --tp 4 --layout rank 2>/dev/null   # FP8 resharded as is
+"$C" "$T/fp8_block" "$T/fp8_tp4" --tp 4 --layout rank 2>/dev/null   # FP8 resharded as is (scales too)
+"$C" "$T/fp8_tp4" "$T/fp8_tp4_bf16" --tp 1 --dtype bf16 2>/dev/null
+cmp -s "$T/bf16_block/model-00001-of-00001.safetensors" "$T/fp8_tp4_bf16/model-00001-of-00001.safetensors" ||
+  fail "dequantising the resharded FP8 set differs from dequantising the unsharded one"
 
 # vocab pad
 "$C" "$T/tp8" "$T/v256" --tp 8 --layout rank --vocab 256 2>/dev/null
