@@ -2,8 +2,10 @@
 # The bad-input catalogue (issue 8): each line below takes a tiny checkpoint set, applies one
 # small mutation (tests/cli/robust_mutate.py; the snippet prints the file / tensor it broke as
 # @1 / @2), runs the named tool and asserts its exit code and that the message names what was
-# broken. Every case is then also run through the other CLIs (g2inspect, g2convert, g2diff),
-# which must not crash (no signal), hang (timeout) or allocate without bound (ulimit -v).
+# broken. Every case is then also run through the other CLIs (g2inspect [--verify],
+# g2convert, g2diff), which must not crash (no signal), hang (timeout) or allocate without
+# bound (ulimit -v); when the case is one g2inspect cannot open, each of them must refuse it
+# with exit 2 naming the same file.
 # Adding a case is one line.
 set -euo pipefail
 : "${G2_SOURCE_DIR:?}" "${G2_BIN_DIR:?}"
@@ -107,7 +109,7 @@ tool() {  # DIR TOOL ARGS... -> the command line
 
 n=0 tried=0 bad=0
 while IFS='|' read -r name base snippet cmd want pats; do
-  name=$(echo $name); base=$(echo $base); want=$(echo $want); pats=$(echo $pats)
+  name=$(echo $name); base=$(echo $base); cmd=$(echo $cmd); want=$(echo $want); pats=$(echo $pats)
   [ -z "$name" ] && continue
   if [ "$base" = jax ] && [[ "$snippet" == *pkl_array* ]] && [ $HAVE_NUMPY = 0 ]; then
     echo "SKIP $name (needs numpy)"; continue
@@ -135,7 +137,7 @@ while IFS='|' read -r name base snippet cmd want pats; do
   [ ! -e "$d.out/g2manifest.json" ] || { echo "BAD $name: a refused conversion left a manifest" >&2; bad=$((bad + 1)); }
   # The other tools: bounded, no signal; a refusal is fine, a crash or a hang is not.
   extra=(inspect "inspect --verify" "convert --tp 1" "diff $T/base/$base --tokens 1,2,3")
-  [ $base = jax ] && extra=(inspect "convert --to grok2 --tp 1" "diff --tokens 1,2")
+  [ $base = jax ] && extra=(inspect "convert --to grok2 --tp 1" "diff $T/base/jax --tokens 1,2")
   for e in "${extra[@]}"; do
     rm -rf "$d.out"
     read -ra argv <<<"$(tool "$d" $e)"
@@ -143,6 +145,9 @@ while IFS='|' read -r name base snippet cmd want pats; do
     tried=$((tried + 1))
     if [ "$rc" -gt 2 ]; then
       echo "BAD $name: '$e' exited $rc (signal/timeout/crash): $(tail -5 "$T/$name.x.log")" >&2; bad=$((bad + 1))
+    elif [ "$cmd" = inspect ] && { [ "$rc" != 2 ] || ! grep -qF -- "${m1:-$name}" "$T/$name.x.log"; }; then
+      # A set g2inspect cannot open: every tool must refuse it the same way.
+      echo "BAD $name: '$e' exited $rc, expected 2 naming ${m1:-$name}: $(tail -3 "$T/$name.x.log")" >&2; bad=$((bad + 1))
     fi
   done
   rm -rf "$d" "$d.out"
