@@ -3,7 +3,7 @@
 #include "libconvert/execute.h"
 
 #include <fcntl.h>
-#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,37 +34,57 @@ namespace {
 
 constexpr const char* kLockName = ".g2convert.lock";
 
-// `.g2convert.lock` created with O_EXCL holding our pid; a lock whose pid is gone is stale.
+// `.g2convert.lock` held with flock(2): the kernel drops the lock when its owner dies, so a
+// lock left by a killed run is never mistaken for a live one, and there is no window in
+// which two runs both decide a lock is stale (the O_EXCL + pid check had one: a lock created
+// but not yet holding its pid read as stale and was deleted under its live owner). The pid in
+// the file only serves the message.
 class DirLock {
  public:
   Status acquire(const std::string& path) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (fd >= 0) {
-        const std::string pid = std::to_string(::getpid()) + "\n";
-        const bool ok = ::write(fd, pid.data(), pid.size()) == ssize_t(pid.size());
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) return io_error(path + ": cannot create the lock file: " + std::strerror(errno));
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
         ::close(fd);
-        if (!ok) return io_error(path + ": cannot write the lock file");
-        path_ = path;
-        return Status::Ok();
-      }
-      if (errno != EEXIST) return io_error(path + ": cannot create the lock file: " + std::strerror(errno));
-      std::ifstream f(path);
-      long pid = 0;
-      f >> pid;
-      if (pid > 0 && (::kill(pid_t(pid), 0) == 0 || errno == EPERM))
+        if (e != EWOULDBLOCK) return io_error(path + ": cannot lock: " + std::strerror(e));
+        std::ifstream f(path);
+        long pid = 0;
+        f >> pid;
         return invalid(fs::path(path).parent_path().string() + " is being written by another g2convert (pid " +
-                       std::to_string(pid) + ", lock " + path + "); wait for it or stop it");
-      ::unlink(path.c_str());  // stale: its owner is gone
+                       (pid > 0 ? std::to_string(pid) : std::string("?")) + ", lock " + path +
+                       "); wait for it or stop it");
+      }
+      // The previous holder unlinks the file before unlocking: a lock on an unlinked inode is
+      // worthless, so take the one now under the name.
+      struct stat a {}, b {};
+      if (::fstat(fd, &a) != 0 || ::stat(path.c_str(), &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+        ::close(fd);
+        continue;
+      }
+      const std::string pid = std::to_string(::getpid()) + "\n";
+      if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
+        ::unlink(path.c_str());
+        ::close(fd);
+        return io_error(path + ": cannot write the lock file");
+      }
+      fd_ = fd;
+      path_ = path;
+      return Status::Ok();
     }
-    return io_error(path + ": cannot take the lock");
+    return io_error(path + ": cannot take the lock (it keeps being replaced)");
   }
   ~DirLock() {
-    if (!path_.empty()) ::unlink(path_.c_str());
+    if (fd_ >= 0) {
+      ::unlink(path_.c_str());  // while still locked, see acquire()
+      ::close(fd_);
+    }
   }
 
  private:
   std::string path_;
+  int fd_ = -1;
 };
 
 bool is_ours(const std::string& name) {

@@ -35,6 +35,25 @@ for f in "$T"/ref/*; do
 done
 [ ! -e "$T/dst/.g2convert.lock" ] || fail "lock left after a finished run"
 
+# Three runs started together into one fresh destination: each either wins the lock (or
+# resumes after the winner) and exits 0, or refuses with 2; the result equals the reference.
+pids=()
+for k in 1 2 3; do "$C" "$T/src" "$T/race" "${ARGS[@]}" >"$T/race$k.log" 2>&1 & pids+=($!); done
+ok=0
+for k in 1 2 3; do
+  set +e; wait "${pids[$((k - 1))]}"; rc=$?; set -e
+  case $rc in
+    0) ok=$((ok + 1)) ;;
+    2) grep -q "being written by another g2convert" "$T/race$k.log" || fail "race run $k: exit 2 without the lock message: $(cat "$T/race$k.log")" ;;
+    *) fail "race run $k exited $rc: $(cat "$T/race$k.log")" ;;
+  esac
+done
+[ $ok -ge 1 ] || fail "no racing run succeeded"
+for f in "$T"/ref/*; do
+  n=$(basename "$f"); [ "$n" = g2manifest.json ] && continue
+  cmp -s "$f" "$T/race/$n" || fail "$n differs after three racing runs"
+done
+
 # Stale lock: the pid of a process that has exited.
 sh -c 'exit 0' & dead=$!; wait $dead
 printf '%s\n' $dead > "$T/stale.lock"
