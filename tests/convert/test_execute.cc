@@ -2,6 +2,8 @@
 // bytes, FP8 round trips stay within the e4m3 bound, the Grok-1 upgrade equals the reference
 // dequantisation, resume/lock/refusals behave, the manifest verifies.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -385,8 +387,13 @@ TEST(Execute, RefusesNonEmptyDestinationAndLiveLock) {
   EXPECT_NE(r.message().find("is not empty (notes.txt)"), std::string::npos) << r.message();
   EXPECT_TRUE(fs::exists(tmp.path + "/full/notes.txt"));
   fs::create_directories(tmp.path + "/locked");
+  // a live holder: the lock is an flock(2) on the file, the pid only names it
+  const int lock_fd = ::open((tmp.path + "/locked/.g2convert.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(lock_fd, 0);
+  ASSERT_EQ(::flock(lock_fd, LOCK_EX), 0);
   std::ofstream(tmp.path + "/locked/.g2convert.lock") << getpid() << "\n";
   r = convert(*src, Family::Grok2, t, tmp.path + "/locked");
+  ::close(lock_fd);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.message().find("another g2convert (pid " + std::to_string(getpid()) + ","), std::string::npos) << r.message();
   // a lock whose owner is gone is stale
