@@ -215,7 +215,9 @@ static json to_json(const ModelConfig& c) {
   j["rms_norm_eps"] = c.rms_norm_eps;
   j["max_position_embeddings"] = c.max_position_embeddings;
   j["rope_theta"] = c.rope_theta;
-  j["rope_type"] = rope_type_name(c.rope_type);
+  // SGLang reads any non-empty rope_type as a scaling request and fails on "default", so the
+  // plain RoPE of Grok-1 is written by leaving the field out (MIGRATION.md).
+  if (c.rope_type != RopeType::Default) j["rope_type"] = rope_type_name(c.rope_type);
   if (c.original_max_position_embeddings) j["original_max_position_embeddings"] = c.original_max_position_embeddings;
   j["scaling_factor"] = c.scaling_factor;
   j["attn_temperature_len"] = c.attn_temperature_len;
@@ -232,7 +234,7 @@ static json to_json(const ModelConfig& c) {
   j["eos_token_id"] = c.eos_token_id;
   j["torch_dtype"] = "bfloat16";
   if (c.fp8.present) {
-    json q{{"quant_method", "fp8"}, {"activation_scheme", "dynamic"}, {"fmt", "e4m3"}};
+    json q{{"quant_method", "fp8"}, {"activation_scheme", "dynamic"}};
     if (c.fp8.scale_mode == "block") q["weight_block_size"] = json::array({c.fp8.block_n, c.fp8.block_k});
     if (c.fp8.scale_mode == "channel") q["g2_scale_mode"] = "channel";
     j["quantization_config"] = q;

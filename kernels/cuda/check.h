@@ -23,3 +23,14 @@
       std::abort();                                                                            \
     }                                                                                          \
   } while (0)
+
+// Launcher precondition (shapes, sizes): an invariant the caller must hold, so it aborts
+// with file:line like G2_ASSERT (kernels/ cannot depend on libconvert/status.h).
+#define G2_KERNEL_REQUIRE(cond)                                                                \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
+      std::fprintf(stderr, "g2kit kernel precondition failed: %s:%d: %s\n", __FILE__, __LINE__, \
+                   #cond);                                                                     \
+      std::abort();                                                                            \
+    }                                                                                          \
+  } while (0)

@@ -21,11 +21,14 @@ G2_HD void rope_pair(float* x, int i, int d, float cos_a, float sin_a) {
   x[i + h] = x2 * cos_a + x1 * sin_a;
 }
 
+// Pair i of a head at position pos: angle, then the rotation (one CUDA thread per pair).
+G2_HD void rope_rotate(float* x, int i, int d, int pos, float theta) {
+  const float a = rope_angle(pos, i, d, theta);
+  rope_pair(x, i, d, cosf(a), sinf(a));
+}
+
 G2_HD void rope_head(float* x, int d, int pos, float theta) {
-  for (int i = 0; i < d / 2; ++i) {
-    const float a = rope_angle(pos, i, d, theta);
-    rope_pair(x, i, d, cosf(a), sinf(a));
-  }
+  for (int i = 0; i < d / 2; ++i) rope_rotate(x, i, d, pos, theta);
 }
 
 }  // namespace g2

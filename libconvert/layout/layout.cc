@@ -68,12 +68,12 @@ std::vector<TensorSpec> grok2_layout(const ModelConfig& c) {
     add(p + "self_attn.o_proj.weight", Role::AttnO, l, -1, {H, Q}, Split::Axis, 1, true, 10);
     add(p + "self_attn.q_proj.weight", Role::AttnQ, l, -1, {Q, H}, Split::Axis, 0, true, 11);
     add(p + "self_attn.v_proj.weight", Role::AttnV, l, -1, {KV, H}, Split::KvHeads, 0, true, 12);
-    // VERIFY: which norm sits in which of 00013-00016 is not in the listing we found; we
-    // use alphabetical order, which no loader depends on (they read by name).
-    add(p + "post_attn_norm.weight", Role::PostAttnNorm, l, -1, {H}, Split::Replicated, 0, false, 13);
-    add(p + "post_moe_norm.weight", Role::PostMoeNorm, l, -1, {H}, Split::Replicated, 0, false, 14);
-    add(p + "pre_attn_norm.weight", Role::PreAttnNorm, l, -1, {H}, Split::Replicated, 0, false, 15);
-    add(p + "pre_moe_norm.weight", Role::PreMoeNorm, l, -1, {H}, Split::Replicated, 0, false, 16);
+    // Release numbering of the norms (a loader that opens each file by name, see
+    // MIGRATION.md): 00013 pre_attn, 00014 post_attn, 00015 pre_moe, 00016 post_moe.
+    add(p + "pre_attn_norm.weight", Role::PreAttnNorm, l, -1, {H}, Split::Replicated, 0, false, 13);
+    add(p + "post_attn_norm.weight", Role::PostAttnNorm, l, -1, {H}, Split::Replicated, 0, false, 14);
+    add(p + "pre_moe_norm.weight", Role::PreMoeNorm, l, -1, {H}, Split::Replicated, 0, false, 15);
+    add(p + "post_moe_norm.weight", Role::PostMoeNorm, l, -1, {H}, Split::Replicated, 0, false, 16);
     add(p + "block_sparse_moe.gate.weight", Role::Router, l, -1, {int64_t(c.num_local_experts), H},
         Split::Replicated, 0, false, 17);
   }

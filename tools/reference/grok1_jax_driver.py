@@ -36,14 +36,17 @@ import types
 
 # XLA flags must be set before jax is imported:
 #  - 8 host devices for the (1, 8) mesh;
-#  - unless --excess-precision is given, --xla_allow_excess_precision=false so
-#    that every bf16 value model.py produces is really rounded to bf16. With
-#    XLA's default (true) the CPU compiler keeps some bf16 intermediates in f32
-#    inside fusions, and the results then depend on the compiled graph (we saw
-#    logits change when extra outputs were requested).
+#  - unless --excess-precision is given, strict bf16: every bf16 value model.py
+#    produces is really rounded to bf16. jaxlib 0.4.25's CPU compiler upcasts
+#    bf16 elementwise ops to f32 and then its simplify-fp-conversions pass also
+#    deletes the model's own f32->bf16->f32 round trips (e.g. the embedding
+#    .astype(bf16) before "* 78.5"), regardless of --xla_allow_excess_precision;
+#    results then depend on fusion decisions (we saw logits change when extra
+#    outputs were requested). Disabling that pass restores per-op rounding.
 _flags = ["--xla_force_host_platform_device_count=8"]
 if "--excess-precision" not in sys.argv:
-    _flags.append("--xla_allow_excess_precision=false")
+    _flags += ["--xla_allow_excess_precision=false",
+               "--xla_disable_hlo_passes=simplify-fp-conversions"]
 for _flag in _flags:
     if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
@@ -108,7 +111,7 @@ def main():
     ap.add_argument("--ref-commit", default="", help="commit id to record (default: CHECKOUT/.g2kit-commit or git)")
     ap.add_argument("--mesh", default="1,8", help="local mesh (data, model); default 1,8")
     ap.add_argument("--excess-precision", action="store_true",
-                    help="keep XLA's default --xla_allow_excess_precision=true (graph-dependent bf16 rounding)")
+                    help="keep XLA's CPU defaults (bf16 round trips elided inside fusions: graph-dependent results)")
     ap.add_argument("--extra", action="store_true",
                     help="also record debug.<module path>.<method>.{in,out} for every intercepted "
                          "module call that takes/returns a single array (for locating rounding points)")
@@ -243,7 +246,8 @@ def main():
         "source": f"xai-org/grok-1@{ref_commit(checkout, a.ref_commit)}",
         "versions": versions,
         "driver": "tools/reference/grok1_jax_driver.py",
-        "precision": "reference bf16 (JAX model.py), stored as f32",
+        "precision": ("JAX model.py bf16, XLA CPU defaults (excess precision)" if a.excess_precision
+                      else "JAX model.py bf16, strict per-op bf16 rounding") + "; stored as f32",
         "mesh": a.mesh,
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }

@@ -169,7 +169,7 @@ def grok2_weights(cfg, t):
     return W
 
 
-def grok1_weights(cfg, ckpt, dequant):
+def grok1_weights(cfg, ckpt, dequant, jax_bf16=False):
     p = rc.load_grok1_ckpt(ckpt, cfg)
 
     def g(name):
@@ -196,7 +196,10 @@ def grok1_weights(cfg, ckpt, dequant):
             "router": g(b + "router/w"),
             "e_gate": g(b + "moe/linear/w"),
             "e_up": g(b + "moe/linear_v/w"),
-            "e_down": g(b + "moe/linear_1/w"),
+            # jax-bf16: in moe_slow_matmul2 the bf16 "weight * scales" feeds an f32
+            # einsum and XLA CPU (jaxlib 0.4.25) uses the exact f32 int8*scale product
+            # there (measured: f32 dequant matches to 8e-7 rel, bf16 dequant to 2e-3).
+            "e_down": rc.dequant_grok1(p[b + "moe/linear_1/w"], "f32" if jax_bf16 else dequant),
         })
     return W
 
@@ -376,7 +379,19 @@ def forward(cfg, W, tokens, args):
     x = rms_norm(h, W["final_norm"], eps, num)
     if W["lm_head"] is None:
         # Grok-1 tied decode: x @ embed.T (embed cast to bf16), * output_multiplier_scale.
-        lg = num.r(x @ num.r(W["embed"]).T)
+        Et = num.r(W["embed"]).T
+        if num.j:
+            # The embedding is sharded on the hidden axis over the 8-way model axis
+            # (LM_PARTITION_RULES P(None, ("data","model"))): XLA computes 8
+            # partial dots over contiguous hidden blocks, each rounded to bf16,
+            # and all-reduces them in f32 before the final bf16 rounding
+            # (measured bit-exact on the tiny model).
+            G = args.jax_shards
+            D = x.shape[-1]
+            lg = num.r(sum(num.r(x[:, i * D // G:(i + 1) * D // G] @ Et[i * D // G:(i + 1) * D // G])
+                           for i in range(G)))
+        else:
+            lg = x @ Et
         lg = num.r(lg * np.float32(num.scalar(cfg["output_multiplier_scale"])))
     else:
         lg = x @ W["lm_head"]
@@ -397,6 +412,8 @@ def main():
     ap.add_argument("--mode", choices=["f32", "jax-bf16"], default="f32")
     ap.add_argument("--attn-temp", choices=["after-softcap", "before-softcap", "off"], default="after-softcap")
     ap.add_argument("--gelu", choices=["config", "erf", "tanh"], default="config")
+    ap.add_argument("--jax-shards", type=int, default=8,
+                    help="jax-bf16: model-axis size of the emulated JAX run (tied decode partial sums)")
     ap.add_argument("--grok1-dequant", choices=["bf16", "f32"], default="bf16",
                     help="Grok-1: int8*scale product rounded to bf16 (as the JAX ref) or kept in f32")
     args = ap.parse_args()
@@ -411,7 +428,7 @@ def main():
     if not grok1 and cfg.get("rope_type", "original") not in ("original", "default"):
         sys.exit(f"rope_type {cfg.get('rope_type')} not implemented (only 'original' = plain RoPE)")
     if grok1:
-        W = grok1_weights(cfg, args.ckpt, args.grok1_dequant)
+        W = grok1_weights(cfg, args.ckpt, args.grok1_dequant, jax_bf16=(args.mode == "jax-bf16"))
     else:
         W = grok2_weights(cfg, load_hf_tensors(args.ckpt))
     acts = forward(cfg, W, tokens, args)

@@ -1,0 +1,381 @@
+#include "libconvert/execute_tensor.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "kernels/ops/quant.h"
+
+namespace g2 {
+
+namespace {
+
+// Whether an address lies in a file-backed mapping (so dropping its pages only costs a
+// re-read). Anonymous memory must never be dropped: MADV_DONTNEED would zero it.
+class FileMappings {
+ public:
+  bool file_backed(const void* p) {
+    const auto a = reinterpret_cast<uintptr_t>(p);
+    std::lock_guard<std::mutex> lk(mu_);
+    for (int pass = 0; pass < 2; ++pass) {
+      auto it = ranges_.upper_bound(a);
+      if (it != ranges_.begin()) {
+        --it;
+        if (a < it->second.first) return it->second.second;
+      }
+      if (pass == 0) reload();
+    }
+    return false;
+  }
+
+ private:
+  void reload() {
+    ranges_.clear();
+    FILE* f = std::fopen("/proc/self/maps", "r");
+    if (!f) return;
+    char line[4096];
+    while (std::fgets(line, sizeof line, f)) {
+      unsigned long lo, hi, off, inode;
+      char perms[8], dev[16];
+      if (std::sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &off, dev, &inode) == 6)
+        ranges_[lo] = {hi, inode != 0};
+    }
+    std::fclose(f);
+  }
+  std::mutex mu_;
+  std::map<uintptr_t, std::pair<uintptr_t, bool>> ranges_;
+};
+
+FileMappings& file_mappings() {
+  static FileMappings m;
+  return m;
+}
+
+// Drop the resident pages behind [p, p + n) of a read-only file mapping.
+void drop_pages(const void* p, size_t n) {
+  if (n == 0 || !file_mappings().file_backed(p)) return;
+  static const uintptr_t pg = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(pg - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n + pg - 1) & ~(pg - 1);
+  ::madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
+}
+
+float decode_float(DType dt, const uint8_t* p) {
+  switch (dt) {
+    case DType::F32: {
+      float f;
+      std::memcpy(&f, p, 4);
+      return f;
+    }
+    case DType::BF16: {
+      uint16_t b;
+      std::memcpy(&b, p, 2);
+      return bf16{b}.to_float();
+    }
+    case DType::F16: {
+      uint16_t b;
+      std::memcpy(&b, p, 2);
+      return f16{b}.to_float();
+    }
+    default: G2_ASSERT(false, "not a float dtype");
+  }
+  return 0;
+}
+
+// The logical 2-D tensor of a recipe, read from the source in rectangles.
+class LogicalReader {
+ public:
+  LogicalReader(const TensorSource& src, const Recipe& r) : src_(src), r_(r) {}
+
+  Status init() {
+    t_ = src_.find(r_.src);
+    if (!t_) return not_found(src_.root() + ": source has no tensor \"" + r_.src + "\"");
+    es_ = dtype_size(t_->dtype);
+    if (t_->pieces.size() == 1) {
+      const TensorView& v = t_->pieces[0].view;
+      if (!v.contiguous()) return unsupported(r_.src + ": non-contiguous source view");
+      base_ = v.as<const uint8_t>();
+    }
+    const Shape& s = t_->shape;
+    if (r_.transpose) {
+      if (!base_) return unsupported(r_.src + ": a transposed source must be a single piece");
+      K_ = s[s.size() - 2];
+      N_ = s[s.size() - 1];
+      if (r_.expert >= 0) base_ += uint64_t(r_.expert) * uint64_t(K_ * N_) * es_;
+    }
+    src_cols_ = s.empty() ? 1 : (s.size() == 1 ? s[0] : s[1]);
+    if (r_.decode == Decode::Grok1Int8) {
+      auto sc = src_.load(r_.src_scale);
+      if (!sc) return sc.error();
+      const Shape& ss = sc->view.shape;  // [E, G, N] or [G, N]
+      groups_ = int(ss[ss.size() - 2]);
+      if (K_ % groups_ != 0) return invalid(r_.src_scale + ": " + std::to_string(groups_) + " scale groups do not divide " + std::to_string(K_));
+      const uint64_t per = uint64_t(groups_) * uint64_t(N_);
+      const uint16_t* all = sc->view.as<const uint16_t>() + (r_.expert >= 0 ? uint64_t(r_.expert) * per : 0);
+      g1_scales_.assign(all, all + per);
+    }
+    if (r_.decode == Decode::Fp8) {
+      auto sc = load_source_fp8_scales(src_, r_);
+      if (!sc) return sc.error();
+      fp8_ = std::move(*sc);
+    }
+    return Status::Ok();
+  }
+
+  static Expected<Fp8Scales> load_source_fp8_scales(const TensorSource& src, const Recipe& r) {
+    auto sc = src.load(r.src_scale);
+    if (!sc) return sc.error();
+    Fp8Scales f{r.src_fp8, r.rows, r.cols, {}};
+    const float* p = sc->view.as<const float>();
+    f.s.assign(p, p + sc->view.numel());
+    return f;
+  }
+
+  // Source bytes of [r0, r1) x [c0, c1) (rows past the source's vocab are zero).
+  Status read_raw(int64_t r0, int64_t r1, int64_t c0, int64_t c1, uint8_t* out) {
+    G2_ASSERT(!r_.transpose);
+    const uint64_t w = uint64_t(c1 - c0) * es_;
+    const int64_t have = std::min(r1, r_.src_rows);
+    if (have > r0) {
+      if (base_) {
+        for (int64_t r = r0; r < have; ++r)
+          std::memcpy(out + uint64_t(r - r0) * w, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, w);
+        drop_pages(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_);
+      } else {
+        const uint64_t full = uint64_t(src_cols_) * es_;
+        if (c0 == 0 && c1 == src_cols_) {
+          G2_TRY(src_.read_rows(*t_, r0, have, out));
+        } else {
+          rowbuf_.resize(size_t(uint64_t(have - r0) * full));
+          G2_TRY(src_.read_rows(*t_, r0, have, rowbuf_.data()));
+          for (int64_t r = r0; r < have; ++r)
+            std::memcpy(out + uint64_t(r - r0) * w, rowbuf_.data() + uint64_t(r - r0) * full + uint64_t(c0) * es_, w);
+        }
+        drop_piece_rows(r0, have);
+      }
+    }
+    if (r1 > std::max(have, r0)) {
+      const int64_t z0 = std::max(have, r0);
+      std::memset(out + uint64_t(z0 - r0) * w, 0, uint64_t(r1 - z0) * w);
+    }
+    return Status::Ok();
+  }
+
+  Status read_f32(int64_t r0, int64_t r1, int64_t c0, int64_t c1, float* out) {
+    const int64_t w = c1 - c0;
+    if (r_.transpose) {
+      // logical (r, c) = source (k = c, n = r): walk source rows k, contiguous in n
+      for (int64_t c = c0; c < c1; ++c) {
+        const uint8_t* row = base_ + (uint64_t(c) * uint64_t(N_) + uint64_t(r0)) * es_;
+        if (r_.decode == Decode::Grok1Int8) {
+          const uint16_t* s = g1_scales_.data() + grok1_scale_group(c, K_, groups_) * N_ + r0;
+          const int8_t* q = reinterpret_cast<const int8_t*>(row);
+          for (int64_t r = 0; r < r1 - r0; ++r) out[r * w + (c - c0)] = grok1_dequantize(q[r], bf16{s[r]}).to_float();
+        } else {
+          for (int64_t r = 0; r < r1 - r0; ++r) out[r * w + (c - c0)] = decode_float(t_->dtype, row + uint64_t(r) * es_);
+        }
+        drop_pages(row, uint64_t(r1 - r0) * es_);
+      }
+      return Status::Ok();
+    }
+    if (r_.decode == Decode::Grok1Int8) return unsupported(r_.src + ": Grok-1 int8 weights are always transposed");
+    raw_.resize(size_t(uint64_t(r1 - r0) * uint64_t(w) * es_));
+    G2_TRY(read_raw(r0, r1, c0, c1, raw_.data()));
+    const uint8_t* p = raw_.data();
+    for (int64_t r = 0; r < r1 - r0; ++r)
+      for (int64_t c = 0; c < w; ++c, p += es_) {
+        const int64_t i = r * w + c;
+        if (r_.decode == Decode::Fp8) out[i] = fp8_dequantize(*p, fp8_.at(r0 + r, c0 + c));
+        else out[i] = decode_float(t_->dtype, p);
+      }
+    return Status::Ok();
+  }
+
+  // Bytes of one full logical row as read (for chunk sizing).
+  uint64_t row_read_bytes() const { return uint64_t(src_cols_) * es_; }
+
+ private:
+  void drop_piece_rows(int64_t r0, int64_t r1) {
+    // pieces concatenated on axis 0 hold disjoint row ranges; on another axis every piece holds every row
+    int64_t at = 0;
+    for (const auto& p : t_->pieces) {
+      const int64_t prow = p.view.shape.empty() ? 1 : p.view.shape[0];
+      const uint64_t rb = p.view.nbytes() / uint64_t(std::max<int64_t>(prow, 1));
+      const int64_t lo = t_->concat_axis == 0 ? std::max(r0, at) : r0;
+      const int64_t hi = t_->concat_axis == 0 ? std::min(r1, at + prow) : r1;
+      if (lo < hi) {
+        const int64_t local = t_->concat_axis == 0 ? lo - at : lo;
+        drop_pages(p.view.as<const uint8_t>() + uint64_t(local) * rb, uint64_t(hi - lo) * rb);
+      }
+      at += prow;
+    }
+  }
+
+  const TensorSource& src_;
+  const Recipe& r_;
+  const SourceTensor* t_ = nullptr;
+  const uint8_t* base_ = nullptr;  // single-piece payload (expert applied when transposed)
+  uint32_t es_ = 1;
+  int64_t K_ = 0, N_ = 0, src_cols_ = 1;
+  int groups_ = 1;
+  std::vector<uint16_t> g1_scales_;  // [G, N] bf16 bits of this expert
+  Fp8Scales fp8_;
+  std::vector<uint8_t> rowbuf_, raw_;
+};
+
+int64_t chunk_rows_for(uint64_t chunk_bytes, uint64_t row_bytes, int64_t total) {
+  const uint64_t n = chunk_bytes / std::max<uint64_t>(row_bytes, 1);
+  return std::clamp<int64_t>(int64_t(std::min<uint64_t>(n, uint64_t(total))), 1, std::max<int64_t>(total, 1));
+}
+
+std::string lossy_what(const Recipe& r) {
+  if (r.encode == Encode::Fp8Weight) {
+    std::string s = "fp8 " + std::string(fp8_scale_mode_name(r.fp8.mode));
+    if (r.fp8.mode == Fp8ScaleMode::Block) s += " " + std::to_string(r.fp8.block_n) + "x" + std::to_string(r.fp8.block_k);
+    return s;
+  }
+  return r.decode == Decode::Fp8 ? "fp8 -> bf16" : std::string(dtype_name(r.src_dtype)) + " -> bf16";
+}
+
+}  // namespace
+
+ScaleCache::ScaleCache(const Plan& plan) {
+  for (const auto& f : plan.files)
+    for (const auto& t : f.tensors)
+      if (t.recipe.encode == Encode::Fp8Weight || t.recipe.encode == Encode::Fp8Scale) {
+        auto& e = entries_[t.recipe.logical];
+        if (!e) e = std::make_shared<Entry>();
+        ++e->users;
+      }
+}
+
+Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& src, const Recipe& r, uint64_t chunk_bytes) {
+  std::shared_ptr<Entry> e;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = entries_.find(r.logical);
+    G2_ASSERT(it != entries_.end(), "scale cache entry missing");
+    e = it->second;
+  }
+  std::call_once(e->once, [&] {
+    if (r.decode == Decode::Raw) {  // raw FP8 copy: the source's own scales
+      auto s = LogicalReader::load_source_fp8_scales(src, r);
+      if (!s) e->error = s.error();
+      else e->scales = std::make_shared<Fp8Scales>(std::move(*s));
+      return;
+    }
+    LogicalReader rd(src, r);
+    if (auto st = rd.init(); !st.ok()) {
+      e->error = st.error();
+      return;
+    }
+    Fp8ScaleBuilder b(r.fp8, r.rows, r.cols, r.logical);
+    const int64_t step = chunk_rows_for(chunk_bytes, uint64_t(r.cols) * 4 + rd.row_read_bytes(), r.rows);
+    std::vector<float> buf(size_t(step * r.cols));
+    for (int64_t r0 = 0; r0 < r.rows; r0 += step) {
+      const int64_t r1 = std::min(r.rows, r0 + step);
+      Status st = rd.read_f32(r0, r1, 0, r.cols, buf.data());
+      if (st.ok()) st = b.add_rows(r0, r1 - r0, buf.data());
+      if (!st.ok()) {
+        e->error = st.error();
+        return;
+      }
+    }
+    e->scales = std::make_shared<Fp8Scales>(b.finish());
+  });
+  if (e->error) return *e->error;
+  return std::shared_ptr<const Fp8Scales>(e->scales);
+}
+
+void ScaleCache::done(const std::string& logical) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = entries_.find(logical);
+  if (it != entries_.end() && --it->second->users <= 0) entries_.erase(it);
+}
+
+void QuantStats::add(const std::string& logical, const std::string& what, const QuantError& e) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto& slot = m_[logical];
+  slot.first = what;
+  slot.second.merge(e);
+}
+
+std::vector<std::pair<std::string, std::pair<std::string, QuantError>>> QuantStats::take() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return {m_.begin(), m_.end()};
+}
+
+Status produce_tensor(const TensorJob& job, const std::function<Status(std::span<const uint8_t>)>& sink) {
+  const Recipe& r = job.t.recipe;
+  auto as_bytes = [](const void* p, size_t n) { return std::span<const uint8_t>(static_cast<const uint8_t*>(p), n); };
+  if (r.encode == Encode::Fp8Scale) {
+    auto sc = job.scales.get(job.src, r, job.chunk_bytes);
+    if (!sc) return sc.error();
+    const ScaleSlice s = fp8_scale_slice(**sc, r.slice_axis, r.begin, r.end);
+    job.scales.done(r.logical);
+    G2_ASSERT(s.values.size() * 4 == job.t.bytes, "scale slice size disagrees with the plan");
+    return sink(as_bytes(s.values.data(), s.values.size() * 4));
+  }
+  std::shared_ptr<const Fp8Scales> fp8;
+  if (r.encode == Encode::Fp8Weight) {
+    auto sc = job.scales.get(job.src, r, job.chunk_bytes);
+    if (!sc) return sc.error();
+    fp8 = *sc;
+  }
+  LogicalReader rd(job.src, r);
+  G2_TRY(rd.init());
+  const bool rows_split = r.slice_axis == 0;
+  const int64_t rb = rows_split ? r.begin : 0, re = rows_split ? r.end : r.rows;
+  const int64_t cb = rows_split ? 0 : r.begin, ce = rows_split ? r.cols : r.end;
+  const int64_t w = ce - cb;
+  const uint32_t oes = dtype_size(job.t.dtype);
+  // per logical row: what is read, the f32 values, their round trip, and the encoded output
+  const uint64_t row_cost = rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
+  const int64_t step = chunk_rows_for(job.chunk_bytes, row_cost, re - rb);
+  std::vector<uint8_t> out(size_t(uint64_t(step) * uint64_t(w) * oes));
+  std::vector<float> vals, back;
+  if (r.decode != Decode::Raw) vals.resize(size_t(step * w));
+  const bool lossy = r.encode == Encode::Fp8Weight ||
+                     (r.encode == Encode::BF16 && (r.decode == Decode::Float || r.decode == Decode::Fp8) &&
+                      r.src_dtype != DType::BF16);
+  if (lossy) back.resize(size_t(step * w));
+  QuantError err;
+  uint64_t written = 0;
+  for (int64_t r0 = rb; r0 < re; r0 += step) {
+    const int64_t r1 = std::min(re, r0 + step), n = (r1 - r0) * w;
+    if (r.decode == Decode::Raw) {
+      G2_TRY(rd.read_raw(r0, r1, cb, ce, out.data()));
+    } else {
+      G2_TRY(rd.read_f32(r0, r1, cb, ce, vals.data()));
+      switch (r.encode) {
+        case Encode::BF16: {
+          uint16_t* o = reinterpret_cast<uint16_t*>(out.data());
+          for (int64_t i = 0; i < n; ++i) o[i] = bf16::from_float(vals[size_t(i)]).bits;
+          if (lossy)
+            for (int64_t i = 0; i < n; ++i) back[size_t(i)] = bf16{o[i]}.to_float();
+          break;
+        }
+        case Encode::F32: std::memcpy(out.data(), vals.data(), size_t(n) * 4); break;
+        case Encode::Fp8Weight:
+          fp8_quantize_rect(*fp8, r0, r1 - r0, cb, w, vals.data(), out.data());
+          fp8_dequantize_rect(*fp8, r0, r1 - r0, cb, w, out.data(), back.data());
+          break;
+        default: return unsupported(job.t.name + ": unsupported encode for a decoded tensor");
+      }
+      if (lossy) err.add(vals.data(), back.data(), size_t(n));
+    }
+    const uint64_t nb = uint64_t(n) * oes;
+    G2_TRY(sink(as_bytes(out.data(), nb)));
+    written += nb;
+  }
+  if (job.t.shape.empty() && written == 0) G2_TRY(sink(as_bytes(out.data(), 0)));
+  G2_ASSERT(written == job.t.bytes, "produced bytes disagree with the plan");
+  if (fp8) job.scales.done(r.logical);
+  if (lossy) job.stats.add(r.logical, lossy_what(r), err);
+  return Status::Ok();
+}
+
+}  // namespace g2

@@ -1,0 +1,34 @@
+// The CUDA backend (issue #7): the same Backend interface as the CPU backend, with kernels
+// that call the same G2_HD functions (kernels/cuda/*) and cuBLAS for the GEMMs. No CUDA
+// headers here, so tools include it freely; it exists only when G2_HAVE_CUDA is defined
+// (the g2_model_cuda target).
+#pragma once
+#include <memory>
+#include <string>
+
+#include "libconvert/status.h"
+#include "libmodel/backend.h"
+
+namespace g2 {
+
+enum class CudaGemmPrecision {
+  F32,   // cublasGemmEx on the f32 arrays, CUBLAS_COMPUTE_32F: the CPU backend's arithmetic
+  Bf16,  // x and w rounded to BF16 on the device, cublasGemmEx BF16 x BF16 -> f32 with f32
+         // accumulation (exact for BF16 weights and bf16-rounded activations: reference mode)
+};
+
+struct CudaBackendOptions {
+  CudaGemmPrecision gemm = CudaGemmPrecision::F32;
+};
+
+// Number of usable CUDA devices; 0 when there is no driver or no device (never aborts).
+int cuda_device_count();
+
+// A backend on `device`. Errors: "no CUDA device" (ErrorKind::Unsupported; the CLI exits 2)
+// when the machine has none, InvalidInput when `device` is out of range.
+Expected<std::unique_ptr<Backend>> make_cuda_backend(int device, const CudaBackendOptions& opt = {});
+
+// "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB" for logs.
+std::string cuda_device_description(int device);
+
+}  // namespace g2

@@ -1,0 +1,41 @@
+// The forward pass of both Grok families, written once against Backend and driven by
+// ModelConfig alone (SPEC.md §1/§2, docs/research-notes.md §2, 3, 6). See libmodel/README.md
+// for the exact list of bf16 rounding points of the `reference` precision.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+
+#include "libmodel/activations.h"
+#include "libmodel/backend.h"
+#include "libmodel/weights.h"
+
+namespace g2 {
+
+enum class Precision {
+  F32,        // every op in f32 on f32 weights (Grok-1 int8: bf16(int8 * scale), as NumPy --mode f32)
+  Reference,  // bf16 rounding where the Grok-1 JAX reference rounds (README.md)
+};
+std::string_view precision_name(Precision p);
+
+struct ForwardOptions {
+  Precision precision = Precision::F32;
+  // > 1: execute rank by rank with this tensor-parallel degree, each rank on its shards (the
+  // layout's shard_range), all-reduces as explicit sums over ranks 0..tp-1 in order
+  // (attention o-proj partials, FFN partials). 1: merged execution.
+  int tp = 1;
+  int num_layers = -1;  // run layers [0, num_layers); -1: all (logits only then)
+  // Reference precision, tied output projection split on the hidden axis (Grok-1): the JAX
+  // run's model-axis size; the logits GEMM is computed as that many hidden-block partial
+  // sums, each rounded to bf16 (README.md point 14). 1 disables.
+  int reference_shards = 8;
+  int64_t logits_chunk = 4096;  // vocab rows of the output projection resident at once
+  std::function<void(int layer)> on_layer;  // progress callback after each layer
+};
+
+// Runs `tokens` (positions 0..T-1) through the model. Errors name the weight or the option.
+Expected<ActivationRecord> run_forward(WeightSource& w, Backend& be, std::span<const int32_t> tokens,
+                                       const ForwardOptions& opt);
+
+}  // namespace g2

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# g2diff on reshards of one model: same dtype => exact parity merged, f32-order parity
+# rank by rank; record / reference round trip (.zst); reports; usage errors exit 2.
+source "$G2_SOURCE_DIR/tests/cli/diff_lib.bash"
+synth hf hf
+synth tp8 tp 8
+synth tp4 tp 4
+
+expect_rc 0 "$G2DIFF" "$WORK/hf" "$WORK/tp8" -q --json "$WORK/r.json" --junit "$WORK/r.xml"
+grep -q "tolerance exact" "$WORK/out.txt"
+[ "$(json_get "$WORK/r.json" pass)" = "True" ]
+grep -q '<testsuite name="g2diff" tests="3" failures="0"' "$WORK/r.xml"
+expect_rc 0 "$G2DIFF" "$WORK/tp8" "$WORK/tp4" -q
+expect_rc 0 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --tp-exec -q
+grep -q "tolerance f32" "$WORK/out.txt"
+expect_rc 0 "$G2DIFF" "$WORK/hf" "$WORK/tp4" --tp-exec -q --layers 1
+expect_rc 0 "$G2DIFF" "$WORK/hf" "$WORK/tp8" -q --mode reference --tokens 5,17,300,42,9,1000,7,3
+
+# record, then verify the other layout against the recording (exact: same machine, same math)
+expect_rc 0 "$G2DIFF" "$WORK/hf" --record "$WORK/acts.safetensors.zst" -q
+expect_rc 0 "$G2DIFF" "$WORK/tp4" --reference "$WORK/acts.safetensors.zst" --tolerance exact -q
+
+# usage and input errors
+expect_rc 2 "$G2DIFF" "$WORK/hf"
+expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/nope" -q
+expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --atol 1 -q
+expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --layers 5 -q
+expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --tokens 1,x -q
+expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/hf" --tp-exec -q
+expect_rc 2 "$G2DIFF" "$WORK/tp4" --reference "$WORK/acts.safetensors.zst" --tokens 1,2 -q
+echo "diff_parity: ok"

@@ -1,0 +1,400 @@
+// The executor on small in-memory sources: resharding is byte-exact, chunking does not change
+// bytes, FP8 round trips stay within the e4m3 bound, the Grok-1 upgrade equals the reference
+// dequantisation, resume/lock/refusals behave, the manifest verifies.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "kernels/ops/quant.h"
+#include "libconvert/execute.h"
+#include "libconvert/format/safetensors.h"
+#include "libconvert/manifest.h"
+
+namespace g2 {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A TensorSource over host buffers (or over the safetensors files of an hf-layout output).
+class MemSource : public TensorSource {
+ public:
+  Format format() const override { return Format::SafetensorsSet; }
+  Family family() const override { return family_; }
+  const ModelConfig& config() const override { return config_; }
+  const std::vector<SourceTensor>& tensors() const override { return tensors_; }
+  const std::string& root() const override { return root_; }
+  std::vector<std::string> files() const override { return files_; }
+
+  Family family_ = Family::Grok2;
+  ModelConfig config_;
+  std::vector<SourceTensor> tensors_;
+  std::string root_;
+  std::vector<std::string> files_;
+  std::vector<HostBuffer> buffers_;
+  std::vector<SafetensorsFile> open_;
+
+  void add(const std::string& name, DType dt, Shape shape, std::mt19937& rng) {
+    HostBuffer b(*checked_nbytes(dt, shape));
+    uint8_t* p = b.as<uint8_t>();
+    const uint64_t n = *checked_numel(shape);
+    std::normal_distribution<float> nd(0.0f, 0.5f);
+    for (uint64_t i = 0; i < n; ++i) {
+      if (dt == DType::BF16) reinterpret_cast<uint16_t*>(p)[i] = bf16::from_float(nd(rng)).bits;
+      else if (dt == DType::F32) reinterpret_cast<float*>(p)[i] = nd(rng);
+      else if (dt == DType::I8) reinterpret_cast<int8_t*>(p)[i] = int8_t(int(rng() % 255) - 127);
+    }
+    if (name.ends_with("/scales"))  // positive bf16 scales with full mantissas
+      for (uint64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(p)[i] = uint16_t(0x3b00u + rng() % 0x400u);
+    TensorView v{dt, shape, {}, p};
+    tensors_.push_back(SourceTensor{name, dt, shape, 0, {TensorPiece{v, "mem", 0}}});
+    buffers_.push_back(std::move(b));
+  }
+
+  // An hf-layout output directory as a source (unsharded tensors, one piece each).
+  static std::unique_ptr<MemSource> open_dir(const std::string& dir) {
+    auto s = std::make_unique<MemSource>();
+    s->root_ = dir;
+    auto c = load_model_config(dir + "/config.json");
+    EXPECT_TRUE(c.ok()) << c.message();
+    s->config_ = *c;
+    for (const auto& e : fs::directory_iterator(dir))
+      if (e.path().extension() == ".safetensors") {
+        auto f = SafetensorsFile::open(e.path().string());
+        EXPECT_TRUE(f.ok()) << f.message();
+        s->files_.push_back(e.path().string());
+        s->open_.push_back(std::move(*f));
+      }
+    for (const auto& f : s->open_)
+      for (const auto& t : f.tensors()) s->tensors_.push_back(SourceTensor{t.name, t.dtype, t.shape, 0, {TensorPiece{f.view(t), f.path(), f.file_offset(t)}}});
+    return s;
+  }
+};
+
+ModelConfig small_config() {
+  auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/grok-2-tiny.json");
+  EXPECT_TRUE(c.ok());
+  ModelConfig m = *c;
+  m.vocab_size = 128;
+  m.hidden_size = 64;
+  m.num_attention_heads = 16;
+  m.head_dim = 4;
+  m.num_key_value_heads = 8;
+  m.intermediate_size = 64;
+  m.moe_intermediate_size = 32;
+  m.num_hidden_layers = 1;
+  return m;
+}
+
+std::unique_ptr<MemSource> grok2_source(const std::string& root) {
+  auto s = std::make_unique<MemSource>();
+  s->config_ = small_config();
+  s->root_ = root;
+  std::mt19937 rng(1);
+  for (const auto& t : grok2_layout(s->config_)) s->add(t.name, DType::BF16, t.shape, rng);
+  return s;
+}
+
+SourceDesc describe(const TensorSource& s, Family f) {
+  SourceDesc d;
+  d.family = f;
+  d.config = s.config();
+  d.root = s.root();
+  for (const auto& t : s.tensors()) d.tensors.push_back({t.name, t.dtype, t.shape});
+  return d;
+}
+
+struct TmpDir {
+  std::string path;
+  TmpDir() {
+    char tmpl[] = "/tmp/g2conv_test_XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TmpDir() { fs::remove_all(path); }
+};
+
+// Every logical tensor reassembled from an output dir's files (concatenating rank shards).
+std::map<std::string, std::vector<uint8_t>> logical_bytes(const std::string& dir, const ModelConfig& c, int tp) {
+  std::map<std::string, std::vector<std::vector<uint8_t>>> shards;
+  std::vector<std::string> paths;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") paths.push_back(e.path().string());
+  std::sort(paths.begin(), paths.end());  // rank files in rank order
+  for (const auto& p : paths) {
+    auto f = SafetensorsFile::open(p);
+    EXPECT_TRUE(f.ok()) << f.message();
+    for (const auto& t : f->tensors()) {
+      auto b = f->bytes(t);
+      shards[t.name].emplace_back(b.begin(), b.end());
+    }
+  }
+  std::map<std::string, std::vector<uint8_t>> out;
+  const auto layout = grok2_layout(c);
+  for (auto& [name, parts] : shards) {
+    const TensorSpec* s = find_spec(layout, name);
+    if (parts.size() == 1 || !s) {
+      out[name] = parts[0];
+      continue;
+    }
+    EXPECT_EQ(int(parts.size()), tp) << name;
+    if (s->split == Split::KvHeads && tp > c.num_key_value_heads) {  // drop replicas
+      std::vector<std::vector<uint8_t>> uniq;
+      for (int r = 0; r < tp; r += tp / c.num_key_value_heads) uniq.push_back(parts[size_t(r)]);
+      parts = uniq;
+    }
+    std::vector<uint8_t> all;
+    if (s->split_axis == 0) {
+      for (auto& p : parts) all.insert(all.end(), p.begin(), p.end());
+    } else {  // columns: interleave row by row
+      const size_t rows = size_t(s->shape[0]), pw = parts[0].size() / rows;
+      for (size_t r = 0; r < rows; ++r)
+        for (auto& p : parts) all.insert(all.end(), p.begin() + long(r * pw), p.begin() + long((r + 1) * pw));
+    }
+    out[name] = all;
+  }
+  return out;
+}
+
+Expected<ExecReport> convert(const TensorSource& src, Family fam, const TargetSpec& t, const std::string& dst,
+                             ExecOptions opt = {}) {
+  auto plan = make_plan(describe(src, fam), t);
+  if (!plan) return plan.error();
+  return execute_plan(*plan, src, dst, opt);
+}
+
+TEST(Execute, ReshardIsByteExactAcrossTpAndLayouts) {
+  TmpDir tmp;
+  auto src = grok2_source(tmp.path + "/src");
+  fs::create_directories(src->root_);
+  std::map<std::string, std::vector<uint8_t>> want;
+  for (const auto& t : src->tensors_) {
+    auto p = t.pieces[0].view.as<const uint8_t>();
+    want[t.name] = std::vector<uint8_t>(p, p + t.pieces[0].view.nbytes());
+  }
+  int n = 0;
+  for (int tp : {1, 2, 4, 8, 16})
+    for (OutLayout lay : {OutLayout::Tp, OutLayout::Rank}) {
+      const std::string dst = tmp.path + "/out" + std::to_string(n++);
+      TargetSpec t;
+      t.tp = tp;
+      t.layout = lay;
+      ExecOptions opt;
+      opt.threads = 2;
+      auto r = convert(*src, Family::Grok2, t, dst, opt);
+      ASSERT_TRUE(r.ok()) << r.message();
+      EXPECT_TRUE(r->quant.empty());
+      EXPECT_EQ(logical_bytes(dst, src->config_, tp), want) << "tp " << tp << " " << out_layout_name(lay);
+      auto m = read_manifest(dst + "/g2manifest.json");
+      ASSERT_TRUE(m.ok()) << m.message();
+      EXPECT_TRUE(verify_manifest(dst, *m).empty());
+      EXPECT_FALSE(fs::exists(dst + "/g2convert.partial.json"));
+      EXPECT_FALSE(fs::exists(dst + "/.g2convert.lock"));
+    }
+}
+
+TEST(Execute, ChunkSizeDoesNotChangeBytes) {
+  TmpDir tmp;
+  auto src = grok2_source(tmp.path);
+  TargetSpec t;
+  t.tp = 4;
+  t.layout = OutLayout::Rank;
+  t.dtype = DTypeTarget::FP8;
+  t.fp8 = {Fp8ScaleMode::Block, 4, 4};
+  ExecOptions big, small;
+  small.mem_limit = 1;  // forces the minimum chunk
+  small.threads = 3;
+  ASSERT_TRUE(convert(*src, Family::Grok2, t, tmp.path + "/a", big).ok());
+  auto r = convert(*src, Family::Grok2, t, tmp.path + "/b", small);
+  ASSERT_TRUE(r.ok()) << r.message();
+  auto ma = read_manifest(tmp.path + "/a/g2manifest.json"), mb = read_manifest(tmp.path + "/b/g2manifest.json");
+  ASSERT_TRUE(ma.ok() && mb.ok());
+  ASSERT_EQ(ma->files.size(), mb->files.size());
+  for (size_t i = 0; i < ma->files.size(); ++i) {
+    EXPECT_EQ(ma->files[i].path, mb->files[i].path);
+    EXPECT_EQ(ma->files[i].xxh3_128, mb->files[i].xxh3_128) << ma->files[i].path;
+  }
+}
+
+TEST(Execute, Fp8RoundTripWithinBoundPerMode) {
+  for (auto mode : {Fp8ScaleMode::Tensor, Fp8ScaleMode::Channel, Fp8ScaleMode::Block}) {
+    TmpDir tmp;
+    auto src = grok2_source(tmp.path);
+    TargetSpec t;
+    t.tp = 1;
+    t.dtype = DTypeTarget::FP8;
+    t.fp8 = {mode, 8, 8};
+    auto r = convert(*src, Family::Grok2, t, tmp.path + "/fp8");
+    ASSERT_TRUE(r.ok()) << r.message();
+    ASSERT_FALSE(r->quant.empty());
+    for (const auto& q : r->quant) {
+      EXPECT_LT(q.err.rel_rms(), 0.04) << q.name;
+      EXPECT_GT(q.err.cosine(), 0.999) << q.name;
+    }
+    auto fp8 = MemSource::open_dir(tmp.path + "/fp8");
+    TargetSpec back;
+    back.tp = 1;
+    back.dtype = DTypeTarget::BF16;
+    auto r2 = convert(*fp8, Family::Grok2, back, tmp.path + "/bf16");
+    ASSERT_TRUE(r2.ok()) << r2.message();
+    auto got = MemSource::open_dir(tmp.path + "/bf16");
+    const auto layout = grok2_layout(src->config_);
+    int checked = 0;
+    for (const auto& spec : layout) {
+      const SourceTensor* a = src->find(spec.name);
+      const SourceTensor* b = got->find(spec.name);
+      ASSERT_TRUE(a && b) << spec.name;
+      ASSERT_EQ(b->dtype, DType::BF16);
+      const uint16_t* pa = a->pieces[0].view.as<const uint16_t>();
+      const uint16_t* pb = b->pieces[0].view.as<const uint16_t>();
+      const uint64_t n = a->pieces[0].view.numel();
+      if (!spec.fp8_candidate) {
+        EXPECT_EQ(std::memcmp(pa, pb, n * 2), 0) << spec.name << " must stay BF16 bit-exact";
+        continue;
+      }
+      // per-element bound from the written scales; the final bf16 rounding adds 2^-9 relative
+      const SourceTensor* sc = fp8->find(fp8_scale_name(spec.name, mode));
+      ASSERT_NE(sc, nullptr);
+      Fp8Scales scales{{mode, 8, 8}, spec.shape[0], spec.shape[1], {}};
+      scales.s.assign(sc->pieces[0].view.as<const float>(), sc->pieces[0].view.as<const float>() + sc->pieces[0].view.numel());
+      for (uint64_t i = 0; i < n; ++i) {
+        const double w = bf16{pa[i]}.to_float(), d = bf16{pb[i]}.to_float();
+        const double s = scales.at(int64_t(i) / spec.shape[1], int64_t(i) % spec.shape[1]);
+        const double bound = std::max(std::ldexp(std::fabs(w), -4), std::ldexp(s, -10)) * (1 + std::ldexp(1.0, -8)) +
+                             std::ldexp(std::fabs(w), -8);
+        ASSERT_LE(std::fabs(w - d), bound) << spec.name << "[" << i << "] " << fp8_scale_mode_name(mode);
+      }
+      ++checked;
+    }
+    EXPECT_GT(checked, 10);
+  }
+}
+
+TEST(Execute, Grok1UpgradeEqualsReferenceDequant) {
+  TmpDir tmp;
+  auto src = std::make_unique<MemSource>();
+  auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/grok-1-tiny.json");
+  ASSERT_TRUE(c.ok());
+  src->config_ = *c;
+  src->config_.num_hidden_layers = 1;
+  src->config_.vocab_size = 64;
+  src->family_ = Family::Grok1;
+  src->root_ = tmp.path;
+  std::mt19937 rng(2);
+  for (const auto& t : grok1_layout(src->config_)) src->add(t.name, t.dtype, t.shape, rng);
+  std::ofstream(tmp.path + "/tokenizer.model") << "sp";
+  TargetSpec t;
+  t.to_grok2 = true;
+  t.tp = 2;
+  t.layout = OutLayout::Rank;
+  auto r = convert(*src, Family::Grok1, t, tmp.path + "/out");
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_EQ(r->copied, std::vector<std::string>{"tokenizer.model"});
+  auto out_cfg = load_model_config(tmp.path + "/out/config.json");
+  ASSERT_TRUE(out_cfg.ok()) << out_cfg.message();
+  auto got = logical_bytes(tmp.path + "/out", *out_cfg, 2);
+  const ModelConfig& g = src->config_;
+  const int64_t H = g.hidden_size, M = g.moe_intermediate_size;
+  // expert e of linear_1 (w2, blocked scales [E, 8, H]): w2[n][k] = bf16(int8[e][k][n] * S[e][k / (M/8)][n])
+  const SourceTensor* w = src->find("transformer/decoder_layer_0/moe/linear_1/w");
+  const SourceTensor* s = src->find("transformer/decoder_layer_0/moe/linear_1/scales");
+  for (int e : {0, 5}) {
+    const auto& out = got["model.layers.0.block_sparse_moe.experts." + std::to_string(e) + ".w2.weight"];
+    ASSERT_EQ(out.size(), size_t(H * M * 2));
+    const int8_t* q = w->pieces[0].view.as<const int8_t>() + int64_t(e) * M * H;
+    const uint16_t* sc = s->pieces[0].view.as<const uint16_t>() + int64_t(e) * 8 * H;
+    for (int64_t n = 0; n < H; ++n)
+      for (int64_t k = 0; k < M; ++k) {
+        const float prod = float(q[k * H + n]) * bf16{sc[(k / (M / 8)) * H + n]}.to_float();
+        uint16_t o;
+        std::memcpy(&o, &out[size_t((n * M + k) * 2)], 2);
+        ASSERT_EQ(o, bf16::from_float(prod).bits) << "e" << e << " n" << n << " k" << k;
+      }
+  }
+  // router [H, E] f32 -> gate [E, H] f32, exact
+  const SourceTensor* router = src->find("transformer/decoder_layer_0/router/w");
+  const auto& gate = got["model.layers.0.block_sparse_moe.gate.weight"];
+  for (int64_t e = 0; e < 8; ++e)
+    for (int64_t h = 0; h < H; ++h) {
+      float a, b = router->pieces[0].view.as<const float>()[h * 8 + e];
+      std::memcpy(&a, &gate[size_t((e * H + h) * 4)], 4);
+      ASSERT_EQ(a, b);
+    }
+  // lm_head is the bf16 embedding, like the reference's bf16(embed) logits matmul
+  EXPECT_EQ(got["lm_head.weight"], got["model.embed_tokens.weight"]);
+  const float e0 = src->find("language_model/in_out_embed/embeddings")->pieces[0].view.as<const float>()[3];
+  uint16_t l0;
+  std::memcpy(&l0, &got["lm_head.weight"][6], 2);
+  EXPECT_EQ(l0, bf16::from_float(e0).bits);
+}
+
+TEST(Execute, ResumeSkipsVerifiedFilesAndRefusesOthers) {
+  TmpDir tmp;
+  auto src = grok2_source(tmp.path);
+  TargetSpec t;
+  t.tp = 2;
+  t.layout = OutLayout::Tp;
+  const std::string dst = tmp.path + "/out";
+  auto r1 = convert(*src, Family::Grok2, t, dst);
+  ASSERT_TRUE(r1.ok()) << r1.message();
+  auto m1 = read_manifest(dst + "/g2manifest.json");
+  ASSERT_TRUE(m1.ok());
+  // rerun of a finished conversion: verifies, rewrites nothing
+  auto r2 = convert(*src, Family::Grok2, t, dst);
+  ASSERT_TRUE(r2.ok()) << r2.message();
+  EXPECT_TRUE(r2->resumed);
+  EXPECT_EQ(r2->files_written, 0u);
+  // a damaged file is rewritten, the others kept
+  const std::string victim = dst + "/pytorch_model-00006-TP-001.safetensors";
+  { std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary); f.seekp(-1, std::ios::end); f.put('\x55'); }
+  auto r3 = convert(*src, Family::Grok2, t, dst);
+  ASSERT_TRUE(r3.ok()) << r3.message();
+  EXPECT_EQ(r3->files_written, 1u);
+  EXPECT_EQ(r3->files_skipped, r1->files_written - 1);
+  auto m3 = read_manifest(dst + "/g2manifest.json");
+  ASSERT_TRUE(m3.ok());
+  EXPECT_TRUE(verify_manifest(dst, *m3).empty());
+  EXPECT_EQ(manifest_to_json(*m1), manifest_to_json(*m3));
+  // a different conversion into the same directory is refused, then allowed with force
+  TargetSpec other = t;
+  other.tp = 4;
+  auto r4 = convert(*src, Family::Grok2, other, dst);
+  ASSERT_FALSE(r4.ok());
+  EXPECT_NE(r4.message().find("different conversion"), std::string::npos) << r4.message();
+  ExecOptions force;
+  force.force = true;
+  auto r5 = convert(*src, Family::Grok2, other, dst, force);
+  ASSERT_TRUE(r5.ok()) << r5.message();
+  EXPECT_FALSE(fs::exists(dst + "/pytorch_model-00006-TP-001.safetensors.tmp"));
+  EXPECT_TRUE(fs::exists(dst + "/pytorch_model-00006-TP-003.safetensors"));
+}
+
+TEST(Execute, RefusesNonEmptyDestinationAndLiveLock) {
+  TmpDir tmp;
+  auto src = grok2_source(tmp.path);
+  TargetSpec t;
+  t.tp = 1;
+  fs::create_directories(tmp.path + "/full");
+  std::ofstream(tmp.path + "/full/notes.txt") << "mine";
+  auto r = convert(*src, Family::Grok2, t, tmp.path + "/full");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("is not empty (notes.txt)"), std::string::npos) << r.message();
+  EXPECT_TRUE(fs::exists(tmp.path + "/full/notes.txt"));
+  fs::create_directories(tmp.path + "/locked");
+  std::ofstream(tmp.path + "/locked/.g2convert.lock") << getpid() << "\n";
+  r = convert(*src, Family::Grok2, t, tmp.path + "/locked");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("another g2convert (pid " + std::to_string(getpid()) + ","), std::string::npos) << r.message();
+  // a lock whose owner is gone is stale
+  std::ofstream(tmp.path + "/locked/.g2convert.lock", std::ios::trunc) << 999999999 << "\n";
+  r = convert(*src, Family::Grok2, t, tmp.path + "/locked");
+  EXPECT_TRUE(r.ok()) << r.message();
+  r = convert(*src, Family::Grok2, t, src->root_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("is the source checkpoint itself"), std::string::npos) << r.message();
+}
+
+}  // namespace
+}  // namespace g2

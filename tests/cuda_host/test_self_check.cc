@@ -1,0 +1,136 @@
+// Backend self-check (libmodel/cuda/host/self_check.h) on the host: two CPU backends agree;
+// a backend with a deliberately wrong op is refused; only layer 0 is ever read.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "libmodel/backend.h"
+#include "libmodel/cuda/host/self_check.h"
+#include "tests/model/model_fixtures.h"
+
+namespace g2 {
+namespace {
+
+// Delegates every op to the CPU backend; `fault` selects one op to get subtly wrong.
+enum class Fault { None, RmsnormScale, AttentionNoSoftcap, RouterTieToHigher };
+
+class FaultyBackend final : public Backend {
+ public:
+  explicit FaultyBackend(Fault f) : f_(f), cpu_(make_cpu_backend()) {}
+  std::string_view name() const override { return "faulty"; }
+  BackendBuffer alloc(size_t n) override { return cpu_->alloc(n); }
+  void upload(float* d, const float* s, size_t n) override { cpu_->upload(d, s, n); }
+  void download(float* d, const float* s, size_t n) override { cpu_->download(d, s, n); }
+  BackendBuffer from_host(std::vector<float>&& h) override { return cpu_->from_host(std::move(h)); }
+  void matmul(const float* x, int ldx, const float* w, int ldw, float* y, int ldy, int T, int N, int K,
+              bool acc) override {
+    cpu_->matmul(x, ldx, w, ldw, y, ldy, T, N, K, acc);
+  }
+  void rmsnorm(const float* x, const float* s, float* y, int T, int H, float eps) override {
+    cpu_->rmsnorm(x, s, y, T, H, eps);
+    if (f_ == Fault::RmsnormScale) cpu_->scale(y, size_t(T) * H, 1.01f);
+  }
+  void rope(float* x, int T, int nh, int hd, int pos0, float theta) override { cpu_->rope(x, T, nh, hd, pos0, theta); }
+  void attention(const float* q, const float* k, const float* v, float* out, const AttentionParams& p) override {
+    AttentionParams pp = p;
+    if (f_ == Fault::AttentionNoSoftcap) {
+      pp.softcap = 0.0f;
+      pp.scale *= 4.0f;  // make the missing cap matter on small random inputs
+    }
+    cpu_->attention(q, k, v, out, pp);
+  }
+  void router(float* logits, int T, int E, int k, float cap, int32_t* idx, float* gate) override {
+    cpu_->router(logits, T, E, k, cap, idx, gate);
+    if (f_ == Fault::RouterTieToHigher)
+      for (int t = 0; t < T; ++t) idx[size_t(t) * k] = (idx[size_t(t) * k] + 1) % E;  // wrong expert
+  }
+  void add(float* y, const float* x, size_t n) override { cpu_->add(y, x, n); }
+  void scale(float* x, size_t n, float s) override { cpu_->scale(x, n, s); }
+  void round_bf16(float* x, size_t n) override { cpu_->round_bf16(x, n); }
+  void softcap(float* x, size_t n, float cap) override { cpu_->softcap(x, n, cap); }
+  void gelu_mul(const float* g, const float* u, float* o, size_t n, GeluKind kind, bool r) override {
+    cpu_->gelu_mul(g, u, o, n, kind, r);
+  }
+  void gather_rows(const float* s, const int32_t* rows, int n, int H, float* d) override {
+    cpu_->gather_rows(s, rows, n, H, d);
+  }
+  void scatter_rows(const float* s, const int32_t* rows, int n, int H, float* d) override {
+    cpu_->scatter_rows(s, rows, n, H, d);
+  }
+  void combine_topk(const float* s, const float* g, int T, int k, int H, float* o, bool r) override {
+    cpu_->combine_topk(s, g, T, k, H, o, r);
+  }
+
+ private:
+  Fault f_;
+  std::unique_ptr<Backend> cpu_;
+};
+
+// Records which layers the forward asked for.
+class LayerSpy final : public WeightSource {
+ public:
+  explicit LayerSpy(WeightSource& w) : w_(w) {}
+  const ModelConfig& config() const override { return w_.config(); }
+  Family family() const override { return w_.family(); }
+  Expected<Matrix> matrix(Role role, int layer, int expert, bool exact) override {
+    layers.insert(layer);
+    return w_.matrix(role, layer, expert, exact);
+  }
+  Expected<Matrix> embedding_rows(std::span<const int32_t> t) override { return w_.embedding_rows(t); }
+  Expected<Matrix> output_rows(int64_t b, int64_t e) override { return w_.output_rows(b, e); }
+  std::string describe() const override { return "spy"; }
+  std::set<int> layers;
+
+ private:
+  WeightSource& w_;
+};
+
+const std::vector<int32_t> kTokens = {5, 17, 3, 42, 9, 1};
+
+TEST(SelfCheck, IdenticalBackendsPassOnLayerZeroAndLogits) {
+  for (bool grok2 : {false, true}) {
+    const ModelConfig c = testing::tiny_config(grok2);
+    MemoryWeights w = testing::random_weights(c, grok2 ? Family::Grok2 : Family::Grok1, 7);
+    LayerSpy spy(w);
+    auto a = make_cpu_backend(), b = make_cpu_backend();
+    auto rep = backend_self_check(spy, *a, *b, kTokens);
+    ASSERT_TRUE(rep.ok()) << rep.message();
+    EXPECT_TRUE(rep->pass) << rep->summary();
+    ASSERT_EQ(rep->entries.size(), 4u);
+    EXPECT_EQ(rep->entries.back().name, "logits");
+    for (const auto& e : rep->entries) EXPECT_EQ(e.result.max_abs, 0.0) << e.name;  // deterministic CPU
+    EXPECT_EQ(rep->router_agreement, 1.0);
+    EXPECT_EQ(spy.layers, (std::set<int>{-1, 0})) << "only layer 0 (and the global tensors) may be read";
+    EXPECT_NE(rep->summary().find("agrees"), std::string::npos);
+  }
+}
+
+TEST(SelfCheck, FaultyBackendsAreRefused) {
+  const ModelConfig c = testing::tiny_config(true);
+  MemoryWeights w = testing::random_weights(c, Family::Grok2, 11);
+  for (Fault f : {Fault::RmsnormScale, Fault::AttentionNoSoftcap, Fault::RouterTieToHigher}) {
+    auto cpu = make_cpu_backend();
+    FaultyBackend bad(f);
+    auto rep = backend_self_check(w, *cpu, bad, kTokens);
+    ASSERT_TRUE(rep.ok()) << rep.message();
+    EXPECT_FALSE(rep->pass) << "fault " << int(f) << " went unnoticed:\n" << rep->summary();
+    EXPECT_NE(rep->summary().find("DISAGREES"), std::string::npos);
+  }
+}
+
+TEST(SelfCheck, WithoutLogitsOnlyLayerZeroIsCompared) {
+  const ModelConfig c = testing::tiny_config(false);
+  MemoryWeights w = testing::random_weights(c, Family::Grok1, 3);
+  auto a = make_cpu_backend(), b = make_cpu_backend();
+  SelfCheckOptions o;
+  o.logits = false;
+  auto rep = backend_self_check(w, *a, *b, kTokens, o);
+  ASSERT_TRUE(rep.ok()) << rep.message();
+  EXPECT_EQ(rep->entries.size(), 3u);
+  EXPECT_TRUE(rep->pass);
+  EXPECT_FALSE(backend_self_check(w, *a, *b, std::vector<int32_t>{}).ok());
+}
+
+}  // namespace
+}  // namespace g2

@@ -1,0 +1,216 @@
+// g2convert: reshard, requantise, resize and upgrade Grok checkpoints with bounded memory.
+// Thin main over libconvert (plan + execute); the only place that prints and picks exit codes
+// (0 ok, 2 usage or input error).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "libconvert/execute.h"
+#include "libconvert/format/grok2_tp.h"
+#include "libconvert/plan.h"
+#include "tokenizer_ids.h"
+
+namespace {
+
+using namespace g2;
+using nlohmann::json;
+
+int fail(const std::string& msg, int code = 2) {
+  std::fprintf(stderr, "g2convert: error: %s\n", msg.c_str());
+  return code;
+}
+
+std::optional<uint64_t> parse_size(std::string s) {
+  if (s.empty()) return std::nullopt;
+  uint64_t mult = 1;
+  char suffix = char(std::toupper(static_cast<unsigned char>(s.back())));
+  if (suffix == 'B' && s.size() > 1) {
+    s.pop_back();
+    suffix = char(std::toupper(static_cast<unsigned char>(s.back())));
+  }
+  if (suffix == 'K') mult = 1ull << 10;
+  else if (suffix == 'M') mult = 1ull << 20;
+  else if (suffix == 'G') mult = 1ull << 30;
+  else if (suffix == 'T') mult = 1ull << 40;
+  if (mult != 1) s.pop_back();
+  if (s.empty() || s.find_first_not_of("0123456789.") != std::string::npos) return std::nullopt;
+  const double v = std::stod(s);
+  if (!(v > 0)) return std::nullopt;
+  return uint64_t(v * double(mult));
+}
+
+std::string human(uint64_t b) {
+  char buf[32];
+  if (b >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", double(b) / double(1ull << 30));
+  else if (b >= (1ull << 20)) std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / double(1ull << 20));
+  else std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
+  return buf;
+}
+
+json plan_json(const Plan& p) {
+  json j{{"tp", p.tp}, {"layout", out_layout_name(p.layout)}, {"dtype", dtype_target_name(p.dtype)},
+         {"bytes", p.total_bytes()}, {"files", json::array()}, {"notes", p.notes}};
+  for (const auto& f : p.files) {
+    json jf{{"path", f.path}, {"bytes", f.payload_bytes}, {"tensors", json::array()}};
+    for (const auto& t : f.tensors)
+      jf["tensors"].push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"bytes", t.bytes},
+                               {"source", t.recipe.src}});
+    j["files"].push_back(jf);
+  }
+  for (const auto& t : p.text_files) j["files"].push_back({{"path", t.path}, {"bytes", t.content.size()}});
+  return j;
+}
+
+// Progress: a redrawn bar on a terminal, one line per finished file otherwise.
+struct ProgressPrinter {
+  bool tty = ::isatty(2);
+  size_t last_files = 0;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), last_draw{};
+  void operator()(const ExecProgress& p) {
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - start).count();
+    const double mibs = secs > 0 ? double(p.bytes_done) / double(1 << 20) / secs : 0;
+    if (tty) {
+      if (now - last_draw < std::chrono::milliseconds(100) && p.files_done == last_files) return;
+      last_draw = now;
+      last_files = p.files_done;
+      const int width = 30;
+      const double frac = p.bytes_total ? double(p.bytes_done) / double(p.bytes_total) : 1.0;
+      std::string bar(size_t(frac * width), '#');
+      bar.resize(width, '.');
+      std::fprintf(stderr, "\r[%s] %5.1f%%  %zu/%zu files  %s  %.0f MiB/s ", bar.c_str(), frac * 100, p.files_done,
+                   p.files_total, human(p.bytes_done).c_str(), mibs);
+      if (p.files_done == p.files_total) std::fprintf(stderr, "\n");
+    } else if (p.files_done != last_files) {
+      last_files = p.files_done;
+      std::fprintf(stderr, "g2convert: [%zu/%zu] %s  (%s, %.0f MiB/s)\n", p.files_done, p.files_total, p.last_file.c_str(),
+                   human(p.bytes_done).c_str(), mibs);
+    }
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"g2convert: reshard, requantise, resize and upgrade Grok-1/Grok-2 checkpoints with bounded memory"};
+  app.footer(R"(Examples:
+  g2convert grok-2/ grok-2-tp4/ --tp 4                      Grok-2 TP8 release -> TP4 (release-style files)
+  g2convert grok-2/ grok-2-tp16/ --tp 16 --layout rank       fully presharded TP16 (KV heads replicated)
+  g2convert grok-2/ grok-2-fp8/ --tp 8 --dtype fp8           FP8 e4m3, 128x128 block scales
+  g2convert grok-2/ grok-2-hf/ --layout hf                   one unsharded HF set + index
+  g2convert grok-1/ grok-1-as-2/ --to grok2 --config configs/grok-1.json --tp 8
+                                                             Grok-1 JAX int8 -> Grok-2 layout, BF16
+  g2convert grok-2/ out/ --tp 4 --dry-run                    print the plan, read no tensor data
+Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 2 bad input.)");
+  std::string src_dir, dst_dir, layout_s, dtype_s = "keep", fp8_scale_s, to_s, config_path, mem_s = "512M";
+  std::optional<int> tp, fp8_block;
+  std::optional<int64_t> vocab;
+  bool dry_run = false, as_json = false, force = false;
+  int threads = 1;
+  app.add_option("SRC", src_dir, "source checkpoint directory (Grok-2 TP set, HF safetensors set, Grok-1 JAX dir)")->required();
+  app.add_option("DST", dst_dir, "output directory (created; must be empty unless resuming or --force)")->required();
+  app.add_option("--tp", tp, "tensor-parallel width: 1, 2, 4, 8 or 16 (default: the source's)");
+  app.add_option("--layout", layout_s, "hf (unsharded set + index), tp (release style: experts per rank) or rank (every split tensor per rank)")
+      ->check(CLI::IsMember({"hf", "tp", "rank"}));
+  app.add_option("--dtype", dtype_s, "keep, bf16 or fp8 (e4m3; router, norms, embeddings, lm_head stay BF16)")
+      ->check(CLI::IsMember({"keep", "bf16", "fp8"}));
+  app.add_option("--fp8-scale", fp8_scale_s, "FP8 scales: tensor, channel or block (default block)")
+      ->check(CLI::IsMember({"tensor", "channel", "block"}));
+  app.add_option("--fp8-block", fp8_block, "FP8 block size N (NxN tiles, default 128)")->check(CLI::PositiveNumber);
+  app.add_option("--vocab", vocab, "pad (zero rows) or trim embedding and lm_head to N rows")->check(CLI::PositiveNumber);
+  app.add_option("--to", to_s, "grok2: upgrade a Grok-1 JAX checkpoint to the Grok-2 layout")->check(CLI::IsMember({"grok2"}));
+  app.add_option("--config", config_path, "config.json for the source (a Grok-1 JAX release has none)");
+  app.add_flag("--dry-run", dry_run, "print the plan (files, tensors, bytes) without reading tensor data");
+  app.add_flag("--json", as_json, "print a JSON summary on stdout");
+  app.add_option("--threads", threads, "worker threads (output files in parallel)")->check(CLI::Range(1, 256));
+  app.add_option("--mem-limit", mem_s, "memory budget for tensor buffers, e.g. 512M, 2G (default 512M)");
+  app.add_flag("--force", force, "overwrite a non-empty or different destination; allow trimming the vocab below the tokenizer");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+
+  const auto mem = parse_size(mem_s);
+  if (!mem) return fail("--mem-limit \"" + mem_s + "\" is not a size (examples: 512M, 2G, 1073741824)");
+  if (*mem < (16ull << 20)) return fail("--mem-limit " + mem_s + " is below the 16M minimum");
+  TargetSpec target;
+  target.tp = tp;
+  if (!layout_s.empty()) target.layout = layout_s == "hf" ? OutLayout::Hf : layout_s == "tp" ? OutLayout::Tp : OutLayout::Rank;
+  target.dtype = dtype_s == "bf16" ? DTypeTarget::BF16 : dtype_s == "fp8" ? DTypeTarget::FP8 : DTypeTarget::Keep;
+  if ((!fp8_scale_s.empty() || fp8_block) && target.dtype != DTypeTarget::FP8)
+    return fail("--fp8-scale/--fp8-block only apply with --dtype fp8");
+  if (fp8_block && !fp8_scale_s.empty() && fp8_scale_s != "block")
+    return fail("--fp8-block only applies to --fp8-scale block (got --fp8-scale " + fp8_scale_s + ")");
+  target.fp8.mode = fp8_scale_s.empty() ? Fp8ScaleMode::Block : *fp8_scale_mode_from_name(fp8_scale_s);
+  target.fp8.block_n = target.fp8.block_k = fp8_block.value_or(128);
+  target.vocab = vocab;
+  target.to_grok2 = to_s == "grok2";
+  target.force = force;
+
+  auto src = open_checkpoint(src_dir, config_path);
+  if (!src) return fail(src.message());
+  SourceDesc desc;
+  desc.family = (*src)->family();
+  desc.config = (*src)->config();
+  desc.root = (*src)->root();
+  if (auto* tps = dynamic_cast<const Grok2TpSource*>(src->get())) desc.source_tp = tps->tp();
+  for (const auto& t : (*src)->tensors()) desc.tensors.push_back({t.name, t.dtype, t.shape});
+  std::string tok_file;
+  desc.tokenizer_max_id = tokenizer_max_id(desc.root, &tok_file);
+  auto plan = make_plan(desc, target);
+  if (!plan) return fail(plan.message());
+
+  if (dry_run) {
+    if (as_json) std::printf("%s\n", plan_json(*plan).dump(2).c_str());
+    else std::fputs(plan_to_text(*plan).c_str(), stdout);
+    return 0;
+  }
+  ExecOptions opt;
+  opt.threads = threads;
+  opt.mem_limit = *mem;
+  opt.force = force;
+  opt.command.assign(argv, argv + argc);
+  ProgressPrinter printer;
+  opt.progress = [&](const ExecProgress& p) { printer(p); };
+  std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s\n", desc.root.c_str(),
+               std::string(format_name((*src)->format())).c_str(), dst_dir.c_str(), plan->files.size(),
+               human(plan->total_bytes()).c_str(), plan->tp, std::string(out_layout_name(plan->layout)).c_str(),
+               std::string(dtype_target_name(plan->dtype)).c_str());
+  auto rep = execute_plan(*plan, **src, dst_dir, opt);
+  if (!rep) return fail(rep.message(), rep.error().kind == ErrorKind::Internal ? 3 : 2);
+
+  const double mibs = rep->seconds > 0 ? double(rep->bytes_written) / double(1 << 20) / rep->seconds : 0;
+  std::fprintf(stderr, "g2convert: done in %.2f s: %zu files written, %zu verified and kept%s, %s at %.0f MiB/s\n",
+               rep->seconds, rep->files_written, rep->files_skipped, rep->resumed ? " (resumed)" : "",
+               human(rep->bytes_written).c_str(), mibs);
+  if (!rep->quant.empty()) {
+    std::fprintf(stderr, "quantisation error (%zu tensors, worst first):\n", rep->quant.size());
+    std::fprintf(stderr, "  %-60s %-18s %12s %12s %10s\n", "tensor", "conversion", "max abs", "rel RMS", "cosine");
+    for (size_t i = 0; i < rep->quant.size() && i < 8; ++i) {
+      const auto& q = rep->quant[i];
+      std::fprintf(stderr, "  %-60s %-18s %12.4g %12.4g %10.6f\n", q.name.c_str(), q.what.c_str(), q.err.max_abs,
+                   q.err.rel_rms(), q.err.cosine());
+    }
+  }
+  for (const auto& n : plan->notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  if (as_json) {
+    json j{{"source", desc.root}, {"dest", dst_dir}, {"tp", plan->tp}, {"layout", out_layout_name(plan->layout)},
+           {"dtype", dtype_target_name(plan->dtype)}, {"files", plan->files.size() + plan->text_files.size() + rep->copied.size()},
+           {"files_written", rep->files_written}, {"files_skipped", rep->files_skipped}, {"resumed", rep->resumed},
+           {"bytes", plan->total_bytes()}, {"bytes_written", rep->bytes_written}, {"seconds", rep->seconds},
+           {"throughput_mib_s", mibs}, {"copied", rep->copied}, {"notes", plan->notes}, {"quant", json::array()}};
+    for (const auto& q : rep->quant)
+      j["quant"].push_back({{"tensor", q.name}, {"conversion", q.what}, {"max_abs", q.err.max_abs},
+                            {"rel_rms", q.err.rel_rms()}, {"cosine", q.err.cosine()}, {"count", q.err.count}});
+    std::printf("%s\n", j.dump(2).c_str());
+  }
+  return 0;
+}

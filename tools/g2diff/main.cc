@@ -1,0 +1,291 @@
+// g2diff: layer-by-layer numerical parity of two checkpoints (or of one against recorded
+// activations). Exit 0 parity holds, 1 parity fails, 2 usage or input error.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "libconvert/format/atomic_file.h"
+#include "libconvert/source.h"
+#include "libmodel/forward.h"
+#include "report.h"
+
+namespace g2 {
+namespace {
+
+constexpr int kOk = 0, kParityFailed = 1, kUsage = 2;
+
+int fail_input(const std::string& msg) {
+  std::cerr << "g2diff: " << msg << "\n";
+  return kUsage;
+}
+
+struct Side {
+  std::unique_ptr<CheckpointWeights> w;
+  std::string dir;
+  DType linear_dtype = DType::BF16;  // dtype of layer 0's q projection: the conversion kind
+  std::string fp8_mode;
+  int tp = 1;                        // the checkpoint's own TP (config.json g2_layout.tp)
+  std::string describe() const {
+    std::string s = w->describe() + ", " + std::string(dtype_name(linear_dtype));
+    if (!fp8_mode.empty()) s += " (" + fp8_mode + " scales)";
+    if (tp > 1) s += ", tp " + std::to_string(tp);
+    return s;
+  }
+};
+
+Expected<Side> open_side(const std::string& dir, const std::string& config) {
+  auto src = open_checkpoint(dir, config);
+  if (!src) return src.error();
+  Side s;
+  s.dir = dir;
+  const auto layout = layout_for((*src)->family(), (*src)->config());
+  if (const TensorSpec* q = find_spec(layout, Role::AttnQ, 0, -1))
+    if (const SourceTensor* t = (*src)->find(q->name)) s.linear_dtype = t->dtype;
+  if ((*src)->config().fp8.present) s.fp8_mode = (*src)->config().fp8.scale_mode;
+  std::ifstream f(dir + "/config.json");
+  if (f) {
+    auto j = nlohmann::json::parse(f, nullptr, false);
+    if (j.is_object() && j.contains("g2_layout") && j["g2_layout"].is_object() && j["g2_layout"].contains("tp") &&
+        j["g2_layout"]["tp"].is_number_integer())
+      s.tp = j["g2_layout"]["tp"].get<int>();
+  }
+  if (s.tp == 1) {
+    // No g2_layout (e.g. the release itself): the number of `-TP-NNN` rank files.
+    int ranks = 0;
+    for (const auto& file : (*src)->files()) {
+      const auto p = file.rfind("-TP-");
+      if (p != std::string::npos && file.compare(p + 4, 6, "common") != 0)
+        ranks = std::max(ranks, std::atoi(file.c_str() + p + 4) + 1);
+    }
+    if (ranks > 1) s.tp = ranks;
+  }
+  s.w = std::make_unique<CheckpointWeights>(std::move(*src));
+  return s;
+}
+
+// The preset for a conversion from `a` to `b` (tools choose; see compare.cc for the bounds).
+std::string auto_preset(const Side& a, const Side& b, Precision p) {
+  const bool fa = a.linear_dtype == DType::F8_E4M3, fb = b.linear_dtype == DType::F8_E4M3;
+  if (fa || fb) return (fa && fb && a.fp8_mode == b.fp8_mode) ? "exact" : "fp8";
+  if (a.linear_dtype == b.linear_dtype) return "exact";
+  if (a.linear_dtype == DType::I8 || b.linear_dtype == DType::I8)
+    // int8 -> bf16 is exact against the reference dequantization in f32 mode; reference mode
+    // keeps the down projection's exact int8 product, which a bf16 file cannot hold.
+    return p == Precision::F32 ? "int8" : "bf16";
+  return "bf16";
+}
+
+// Deterministic default prompt: covers positions beyond attn_temperature_len when set; ids
+// avoid the first 3 (pad / bos / eos) and spread over the vocabulary.
+std::vector<int32_t> default_tokens(const ModelConfig& c) {
+  int64_t n = 16;
+  if (c.attn_temperature_len > 0) n = std::max<int64_t>(n, c.attn_temperature_len + 8);
+  if (c.max_position_embeddings > 0) n = std::min<int64_t>(n, c.max_position_embeddings);
+  std::vector<int32_t> t;
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  const int64_t span = std::max<int64_t>(1, c.vocab_size - 3);
+  for (int64_t i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    t.push_back(int32_t(3 + int64_t((x >> 33) % uint64_t(span))));
+  }
+  return t;
+}
+
+Expected<std::vector<int>> parse_layers(const std::string& s, int n_layers) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, ',')) {
+    int a = 0, b = 0;
+    char dash = 0;
+    std::stringstream ps(part);
+    if (!(ps >> a)) return invalid("--layers: cannot parse \"" + part + "\" (expected N, A-B or a comma list)");
+    b = a;
+    if (ps >> dash) {
+      if (dash != '-' || !(ps >> b)) return invalid("--layers: cannot parse \"" + part + "\"");
+    }
+    if (a < 0 || b < a || b >= n_layers)
+      return invalid("--layers " + part + " is outside the model's layers 0-" + std::to_string(n_layers - 1));
+    for (int l = a; l <= b; ++l) out.push_back(l);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Status write_text(const std::string& path, const std::string& text) { return write_file_atomic(path, text); }
+
+int run(int argc, char** argv) {
+  CLI::App app{"g2diff: layer-by-layer parity of Grok checkpoints (exit 0 parity, 1 parity failed, 2 usage/input)"};
+  std::string a_dir, b_dir, tokens_s, prompt_file, layers_s, mode_s = "f32", tolerance_s, json_path, junit_path;
+  std::string config_a, config_b, reference_path, record_path;
+  double atol = -1, rtol = -1;
+  bool tp_exec = false, quiet = false;
+  app.add_option("A", a_dir, "reference checkpoint directory")->required();
+  app.add_option("B", b_dir, "checkpoint to verify against A");
+  auto* tok_opt = app.add_option("--tokens", tokens_s, "token ids, comma separated");
+  app.add_option("--prompt-ids", prompt_file, "file of token ids (commas or whitespace)")->excludes(tok_opt);
+  app.add_option("--layers", layers_s, "layers to compare: N, A-B or a comma list (logits only when all layers run)");
+  app.add_option("--mode", mode_s, "precision: f32 or reference (bf16 rounding of the JAX reference)")
+      ->check(CLI::IsMember({"f32", "reference"}));
+  app.add_flag("--tp-exec", tp_exec, "execute B rank by rank with its own TP (config.json g2_layout.tp)");
+  auto* atol_opt = app.add_option("--atol", atol, "absolute tolerance per element");
+  auto* rtol_opt = app.add_option("--rtol", rtol, "relative tolerance per element");
+  app.add_option("--tolerance", tolerance_s, "preset: exact, f32, bf16, fp8, int8 (default: from the conversion kind)")
+      ->check(CLI::IsMember({"exact", "f32", "bf16", "fp8", "int8"}))
+      ->excludes(atol_opt)
+      ->excludes(rtol_opt);
+  app.add_option("--json", json_path, "write every figure as JSON");
+  app.add_option("--junit", junit_path, "write a JUnit XML report");
+  app.add_option("--config", config_a, "config.json for A (a Grok-1 JAX directory has none)");
+  app.add_option("--config-b", config_b, "config.json for B when its directory has none");
+  auto* ref_opt = app.add_option("--reference", reference_path, "compare A against recorded activations");
+  auto* rec_opt = app.add_option("--record", record_path, "record A's activations to a .safetensors[.zst] file");
+  ref_opt->excludes(rec_opt);
+  app.add_flag("-q,--quiet", quiet, "no progress on stderr");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kOk : kUsage;
+  }
+  const int n_modes = int(!b_dir.empty()) + int(!reference_path.empty()) + int(!record_path.empty());
+  if (n_modes != 1) return fail_input("give exactly one of: B, --reference ACTS, --record ACTS");
+  if ((atol >= 0) != (rtol >= 0)) return fail_input("--atol and --rtol go together");
+  if (tp_exec && b_dir.empty()) return fail_input("--tp-exec applies to B");
+  const Precision prec = mode_s == "reference" ? Precision::Reference : Precision::F32;
+
+  auto a = open_side(a_dir, config_a);
+  if (!a) return fail_input(a.message());
+  const ModelConfig& ca = a->w->config();
+
+  std::optional<ActivationRecord> recorded;
+  if (!reference_path.empty()) {
+    auto r = read_activations(reference_path);
+    if (!r) return fail_input(r.message());
+    recorded = std::move(*r);
+  }
+  std::vector<int32_t> tokens;
+  if (!tokens_s.empty() || !prompt_file.empty()) {
+    std::string text = tokens_s;
+    if (!prompt_file.empty()) {
+      std::ifstream f(prompt_file);
+      if (!f) return fail_input(prompt_file + ": cannot open");
+      text.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    auto t = tokens_from_string(text);
+    if (!t) return fail_input(t.message());
+    tokens = *t;
+  } else if (recorded) {
+    tokens = recorded->tokens;
+  } else {
+    tokens = default_tokens(ca);
+  }
+  if (recorded && tokens != recorded->tokens)
+    return fail_input(reference_path + " was recorded for tokens " + tokens_to_string(recorded->tokens) +
+                      ", not the ones given");
+
+  std::vector<int> layers;
+  if (!layers_s.empty()) {
+    auto l = parse_layers(layers_s, ca.num_hidden_layers);
+    if (!l) return fail_input(l.message());
+    layers = *l;
+  } else {
+    for (int l = 0; l < ca.num_hidden_layers; ++l) layers.push_back(l);
+  }
+  ForwardOptions opt;
+  opt.precision = prec;
+  opt.num_layers = layers.back() + 1;
+  if (!quiet) opt.on_layer = [&](int l) { std::fprintf(stderr, "\r  layer %d/%d", l + 1, opt.num_layers); };
+
+  auto be = make_cpu_backend();
+  auto run_side = [&](Side& s, int tp, const char* label) -> Expected<ActivationRecord> {
+    if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, s.describe().c_str());
+    ForwardOptions o = opt;
+    o.tp = tp;
+    auto r = run_forward(*s.w, *be, tokens, o);
+    if (!quiet) std::fprintf(stderr, "\n");
+    if (!r) return Error{r.error().kind, s.dir + ": " + r.message()};
+    return r;
+  };
+
+  auto ra = run_side(*a, 1, "A");
+  if (!ra) return fail_input(ra.message());
+  if (!record_path.empty()) {
+    ra->metadata["tool"] = "g2diff";
+    if (Status st = write_activations(record_path, *ra); !st) return fail_input(st.message());
+    std::cout << "recorded " << ra->layers.size() << " layers" << (ra->logits.empty() ? "" : " and logits")
+              << " for " << tokens.size() << " tokens to " << record_path << "\n";
+    return kOk;
+  }
+
+  DiffReport rep;
+  rep.mode = std::string(precision_name(prec));
+  Tolerance tol;
+  std::string preset = tolerance_s;
+  ActivationRecord got, ref;
+  if (recorded) {
+    if (preset.empty()) preset = "bf16";  // recorded by another implementation or machine
+    rep.a = reference_path + " (recorded activations)";
+    rep.b = a->describe();
+    got = std::move(*ra);
+    ref = std::move(*recorded);
+  } else {
+    auto b = open_side(b_dir, config_b);
+    if (!b) return fail_input(b.message());
+    const ModelConfig& cb = b->w->config();
+    if (cb.hidden_size != ca.hidden_size || cb.num_hidden_layers != ca.num_hidden_layers ||
+        cb.vocab_size != ca.vocab_size || cb.num_local_experts != ca.num_local_experts)
+      return fail_input("A and B have different geometry (hidden, layers, vocab or experts): not the same model");
+    if (tp_exec && b->tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+    if (preset.empty()) {
+      preset = auto_preset(*a, *b, prec);
+      // Rank-by-rank execution sums K-split partials: same math, another f32 summation order.
+      if (tp_exec && preset == "exact") preset = "f32";
+    }
+    auto rb = run_side(*b, tp_exec ? b->tp : 1, "B");
+    if (!rb) return fail_input(rb.message());
+    rep.a = a->describe();
+    rep.b = b->describe() + (tp_exec ? " [rank-by-rank]" : "");
+    got = std::move(*rb);
+    ref = std::move(*ra);
+  }
+  if (atol >= 0) {
+    tol.name = "custom";
+    tol.atol = atol;
+    tol.rtol = rtol;
+    rep.tolerance_desc = "custom (atol " + std::to_string(atol) + ", rtol " + std::to_string(rtol) + ")";
+  } else {
+    tolerance_preset(preset, &tol);
+    std::ostringstream d;
+    d << preset;
+    if (tol.elementwise) d << " (|diff| <= " << tol.atol << " + " << tol.rtol << "|ref|";
+    else d << " (no element bound";
+    if (tol.max_rel_rms >= 0) d << ", rel_rms <= " << tol.max_rel_rms;
+    if (tol.min_cosine >= 0) d << ", cosine >= " << tol.min_cosine;
+    d << ", router >= " << tol.min_router_agreement << ", top1 >= " << tol.min_top1_agreement;
+    if (tol.max_kl >= 0) d << ", KL <= " << tol.max_kl;
+    d << ")";
+    rep.tolerance_desc = d.str();
+  }
+  build_report(got, ref, tol, layers, &rep);
+  if (rep.layers.size() != layers.size())
+    return fail_input("the reference activations do not hold every requested layer (use --layers)");
+  std::cout << render_table(rep);
+  if (!json_path.empty())
+    if (Status st = write_text(json_path, render_json(rep)); !st) return fail_input(st.message());
+  if (!junit_path.empty())
+    if (Status st = write_text(junit_path, render_junit(rep)); !st) return fail_input(st.message());
+  return rep.pass ? kOk : kParityFailed;
+}
+
+}  // namespace
+}  // namespace g2
+
+int main(int argc, char** argv) { return g2::run(argc, argv); }

@@ -1,0 +1,97 @@
+// g2synth: deterministic synthetic checkpoints from the layout tables, for tests, demos and
+// golden data. Same config + format + seed -> the same bytes.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "libconvert/model_config.h"
+#include "tools/g2synth/synth.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Files g2synth may have written earlier into `out`; --force removes them first so no stale
+// file (another layer count, another TP) survives next to the new set.
+bool ours(const fs::path& p) {
+  const std::string n = p.filename().string();
+  return n == "config.json" || n == "model.safetensors.index.json" ||
+         (n.size() > 12 && n.substr(n.size() - 12) == ".safetensors");
+}
+
+int clean_out(const std::string& out, bool force) {
+  std::error_code ec;
+  if (!fs::exists(out, ec)) return 0;
+  if (!fs::is_directory(out, ec)) {
+    std::fprintf(stderr, "g2synth: --out %s exists and is not a directory\n", out.c_str());
+    return 2;
+  }
+  if (fs::is_empty(out, ec)) return 0;
+  if (!force) {
+    std::fprintf(stderr, "g2synth: --out %s is not empty (pass --force to replace a previous g2synth output)\n",
+                 out.c_str());
+    return 2;
+  }
+  for (const auto& e : fs::directory_iterator(out, ec)) {
+    if (ours(e.path())) fs::remove(e.path(), ec);
+    if (e.path().filename() == "ckpt-0" && e.is_directory())
+      for (const auto& f : fs::directory_iterator(e.path(), ec))
+        if (f.path().filename().string().rfind("tensor", 0) == 0) fs::remove(f.path(), ec);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "g2synth: write a deterministic synthetic checkpoint for a config (values shaped like a trained "
+      "model's; same seed, same bytes).\n"
+      "Formats: grok1-jax (ckpt-0/tensorNNNNN_000 pickles, int8 + bf16 scales, f32 embedding/norms/router; "
+      "needs a grok-1 config), grok2-tp (the Grok-2 release naming, BF16, --tp ranks), hf (model-0000i-of-0000n "
+      "safetensors + index, BF16, unsharded).\n"
+      "Writes config.json next to the tensors. Writes no tokenizer: copy one in if a tool needs it."};
+  std::string config, format, out;
+  uint64_t seed = 0;
+  int tp = 8;
+  bool force = false;
+  app.add_option("--config", config, "model config (configs/*.json)")->required()->check(CLI::ExistingFile);
+  app.add_option("--format", format, "grok1-jax | grok2-tp | hf")
+      ->required()
+      ->check(CLI::IsMember({"grok1-jax", "grok2-tp", "hf"}));
+  app.add_option("--tp", tp, "ranks of a grok2-tp set (1, 2, 4, 8, 16)")->capture_default_str();
+  app.add_option("--seed", seed, "seed")->capture_default_str();
+  app.add_option("--out", out, "output directory")->required();
+  app.add_flag("--force", force, "replace the files of an earlier output in --out");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  auto cfg = g2::load_model_config(config);
+  if (!cfg) {
+    std::fprintf(stderr, "g2synth: %s\n", cfg.message().c_str());
+    return 2;
+  }
+  if (int rc = clean_out(out, force)) return rc;
+  g2::Status st;
+  if (format == "grok1-jax") {
+    if (cfg->model_type != "grok-1") {
+      std::fprintf(stderr, "g2synth: --format grok1-jax needs a grok-1 config; %s has model_type \"%s\"\n",
+                   config.c_str(), cfg->model_type.c_str());
+      return 2;
+    }
+    st = g2::synth::write_grok1(*cfg, seed, out);
+  } else {
+    std::fprintf(stderr, "g2synth: --format %s is not available in this build yet\n", format.c_str());
+    return 2;
+  }
+  if (!st.ok()) {
+    std::fprintf(stderr, "g2synth: %s\n", st.message().c_str());
+    return 2;
+  }
+  std::printf("g2synth: wrote %s (%s, seed %llu)\n", out.c_str(), format.c_str(), (unsigned long long)seed);
+  return 0;
+}
