@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 0;
   int tp = 8;
   bool force = false;
+  uint64_t max_shard_mb = 5000;
   app.add_option("--config", config, "model config (configs/*.json)")->required()->check(CLI::ExistingFile);
   app.add_option("--format", format, "grok1-jax | grok2-tp | hf")
       ->required()
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   app.add_option("--tp", tp, "ranks of a grok2-tp set (1, 2, 4, 8, 16)")->capture_default_str();
   app.add_option("--seed", seed, "seed")->capture_default_str();
   app.add_option("--out", out, "output directory")->required();
+  app.add_option("--max-shard-mb", max_shard_mb, "hf: start a new file before this size (MiB)")->capture_default_str();
   app.add_flag("--force", force, "replace the files of an earlier output in --out");
   try {
     app.parse(argc, argv);
@@ -85,8 +87,13 @@ int main(int argc, char** argv) {
     }
     st = g2::synth::write_grok1(*cfg, seed, out);
   } else {
-    std::fprintf(stderr, "g2synth: --format %s is not available in this build yet\n", format.c_str());
-    return 2;
+    if (cfg->model_type != "grok-2") {
+      std::fprintf(stderr, "g2synth: --format %s writes Grok-2 tensors; %s has model_type \"%s\"\n", format.c_str(),
+                   config.c_str(), cfg->model_type.c_str());
+      return 2;
+    }
+    st = format == "grok2-tp" ? g2::synth::write_grok2_tp(*cfg, seed, tp, out)
+                              : g2::synth::write_hf(*cfg, seed, max_shard_mb << 20, out);
   }
   if (!st.ok()) {
     std::fprintf(stderr, "g2synth: %s\n", st.message().c_str());
