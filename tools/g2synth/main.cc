@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
       "Formats: grok1-jax (ckpt-0/tensorNNNNN_000 pickles, int8 + bf16 scales, f32 embedding/norms/router; "
       "needs a grok-1 config), grok2-tp (the Grok-2 release naming, BF16, --tp ranks), hf (model-0000i-of-0000n "
       "safetensors + index, BF16, unsharded).\n"
-      "Writes config.json next to the tensors. Writes no tokenizer: copy one in if a tool needs it."};
+      "Writes config.json next to the tensors. Writes no tokenizer: copy one in if a tool needs it.\n"
+      "Meant for test-sized configs: it holds the largest tensor in f32 in memory."};
   std::string config, format, out;
   uint64_t seed = 0;
   int tp = 8;
@@ -75,6 +76,13 @@ int main(int argc, char** argv) {
   auto cfg = g2::load_model_config(config);
   if (!cfg) {
     std::fprintf(stderr, "g2synth: %s\n", cfg.message().c_str());
+    return 2;
+  }
+  if (cfg->fp8.present) {
+    std::fprintf(stderr,
+                 "g2synth: %s has a quantization_config; g2synth writes release dtypes only "
+                 "(quantize its output with g2convert --dtype fp8)\n",
+                 config.c_str());
     return 2;
   }
   if (int rc = clean_out(out, force)) return rc;
