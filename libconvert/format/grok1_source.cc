@@ -124,6 +124,7 @@ Status Grok1JaxSource::open(const std::string& dir, const std::string& config_pa
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(ckpt, ec)) {
     const std::string name = e.path().filename().string();
+    if (name[0] == '.') continue;  // download tools' and file managers' hidden bookkeeping
     if (!expected.count(name))
       return invalid((ckpt / name).string() + ": unexpected file in a Grok-1 checkpoint with " +
                      std::to_string(config_.num_hidden_layers) + " layers (expected tensor00000_000 .. " +
