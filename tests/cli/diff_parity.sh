@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # g2diff on reshards of one model: same dtype => exact parity merged, f32-order parity
 # rank by rank; record / reference round trip (.zst); reports; usage errors exit 2.
-source "$G2_SOURCE_DIR/tests/cli/diff_lib.bash"
+set -euo pipefail
+source "${G2_SOURCE_DIR:?G2_SOURCE_DIR is not set}/tests/cli/diff_lib.bash"
 synth hf hf
 synth tp8 tp 8
 synth tp4 tp 4
@@ -27,5 +28,6 @@ expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --atol 1 -q
 expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --layers 5 -q
 expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --tokens 1,x -q
 expect_rc 2 "$G2DIFF" "$WORK/hf" "$WORK/hf" --tp-exec -q
+expect_rc 2 "$G2DIFF" "$WORK/hf" --record "$WORK/x.safetensors" --tp-exec -q
 expect_rc 2 "$G2DIFF" "$WORK/tp4" --reference "$WORK/acts.safetensors.zst" --tokens 1,2 -q
 echo "diff_parity: ok"

@@ -134,7 +134,8 @@ int run(int argc, char** argv) {
   app.add_option("--layers", layers_s, "layers to compare: N, A-B or a comma list (logits only when all layers run)");
   app.add_option("--mode", mode_s, "precision: f32 or reference (bf16 rounding of the JAX reference)")
       ->check(CLI::IsMember({"f32", "reference"}));
-  app.add_flag("--tp-exec", tp_exec, "execute B rank by rank with its own TP (config.json g2_layout.tp)");
+  app.add_flag("--tp-exec", tp_exec,
+               "execute B (with --reference/--record: A) rank by rank with its own TP (g2_layout.tp or rank files)");
   auto* atol_opt = app.add_option("--atol", atol, "absolute tolerance per element");
   auto* rtol_opt = app.add_option("--rtol", rtol, "relative tolerance per element");
   app.add_option("--tolerance", tolerance_s, "preset: exact, f32, bf16, fp8, int8 (default: from the conversion kind)")
@@ -158,7 +159,6 @@ int run(int argc, char** argv) {
   const int n_modes = int(!b_dir.empty()) + int(!reference_path.empty()) + int(!record_path.empty());
   if (n_modes != 1) return fail_input("give exactly one of: B, --reference ACTS, --record ACTS");
   if ((atol >= 0) != (rtol >= 0)) return fail_input("--atol and --rtol go together");
-  if (tp_exec && b_dir.empty()) return fail_input("--tp-exec applies to B");
   const Precision prec = mode_s == "reference" ? Precision::Reference : Precision::F32;
 
   auto a = open_side(a_dir, config_a);
@@ -215,7 +215,9 @@ int run(int argc, char** argv) {
     return r;
   };
 
-  auto ra = run_side(*a, 1, "A");
+  const bool a_ranked = tp_exec && b_dir.empty();
+  if (a_ranked && a->tp <= 1) return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+  auto ra = run_side(*a, a_ranked ? a->tp : 1, "A");
   if (!ra) return fail_input(ra.message());
   if (!record_path.empty()) {
     ra->metadata["tool"] = "g2diff";
@@ -233,7 +235,7 @@ int run(int argc, char** argv) {
   if (recorded) {
     if (preset.empty()) preset = "bf16";  // recorded by another implementation or machine
     rep.a = reference_path + " (recorded activations)";
-    rep.b = a->describe();
+    rep.b = a->describe() + (a_ranked ? " [rank-by-rank]" : "");
     got = std::move(*ra);
     ref = std::move(*recorded);
   } else {
