@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
@@ -203,7 +204,14 @@ int run(int argc, char** argv) {
   ForwardOptions opt;
   opt.precision = prec;
   opt.num_layers = layers.back() + 1;
-  if (!quiet) opt.on_layer = [&](int l) { std::fprintf(stderr, "\r  layer %d/%d", l + 1, opt.num_layers); };
+  auto t_layer = std::chrono::steady_clock::now();
+  if (!quiet)
+    opt.on_layer = [&](int l) {
+      const auto now = std::chrono::steady_clock::now();
+      std::fprintf(stderr, "  layer %d/%d: %.1f ms\n", l + 1, opt.num_layers,
+                   std::chrono::duration<double, std::milli>(now - t_layer).count());
+      t_layer = now;
+    };
 
   auto be = make_cpu_backend();
   auto run_side = [&](Side& s, int tp, const char* label, WeightSource* w = nullptr) -> Expected<ActivationRecord> {
@@ -211,8 +219,8 @@ int run(int argc, char** argv) {
     if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, w->describe().c_str());
     ForwardOptions o = opt;
     o.tp = tp;
+    t_layer = std::chrono::steady_clock::now();
     auto r = run_forward(*w, *be, tokens, o);
-    if (!quiet) std::fprintf(stderr, "\n");
     if (!r) return Error{r.error().kind, s.dir + ": " + r.message()};
     return r;
   };
