@@ -15,6 +15,9 @@
 #include "libconvert/source.h"
 #include "libmodel/forward.h"
 #include "libmodel/fp8_requant.h"
+#if defined(G2_HAVE_CUDA)
+#include "libmodel/cuda/cuda_backend.h"
+#endif
 #include "report.h"
 
 namespace g2 {
@@ -126,6 +129,8 @@ int run(int argc, char** argv) {
   std::string config_a, config_b, reference_path, record_path;
   double atol = -1, rtol = -1;
   bool tp_exec = false, quiet = false, fp8_exact = false;
+  std::string backend_s = "cpu";
+  int device = 0;
   app.add_option("A", a_dir, "reference checkpoint directory")->required();
   app.add_option("B", b_dir, "checkpoint to verify against A");
   auto* tok_opt = app.add_option("--tokens", tokens_s, "token ids, comma separated");
@@ -151,6 +156,9 @@ int run(int argc, char** argv) {
   app.add_flag("--fp8-exact", fp8_exact,
                "B is an FP8 conversion of A: run A through the converter's FP8 round trip with B's scale "
                "scheme and require exact parity (default tolerance exact)");
+  app.add_option("--backend", backend_s, "cpu (OpenBLAS) or cuda (when built with CUDA and a device exists)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--device", device, "CUDA device for --backend cuda");
   app.add_flag("-q,--quiet", quiet, "no progress on stderr");
   try {
     app.parse(argc, argv);
@@ -213,7 +221,18 @@ int run(int argc, char** argv) {
       t_layer = now;
     };
 
-  auto be = make_cpu_backend();
+  std::unique_ptr<Backend> be;
+  if (backend_s == "cuda") {
+#if defined(G2_HAVE_CUDA)
+    auto cb = make_cuda_backend(device);
+    if (!cb) return fail_input(cb.message());
+    be = std::move(*cb);
+#else
+    return fail_input("--backend cuda: this build has no CUDA backend (configure with nvcc present)");
+#endif
+  } else {
+    be = make_cpu_backend();
+  }
   auto run_side = [&](Side& s, int tp, const char* label, WeightSource* w = nullptr) -> Expected<ActivationRecord> {
     if (!w) w = s.w.get();
     if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, w->describe().c_str());
