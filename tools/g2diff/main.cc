@@ -16,7 +16,7 @@
 #include "libmodel/forward.h"
 #include "libmodel/fp8_requant.h"
 #if defined(G2_HAVE_CUDA)
-#include "libmodel/cuda/cuda_backend.h"
+#include "libmodel/cuda/verified_backend.h"
 #endif
 #include "report.h"
 
@@ -224,9 +224,10 @@ int run(int argc, char** argv) {
   std::unique_ptr<Backend> be;
   if (backend_s == "cuda") {
 #if defined(G2_HAVE_CUDA)
-    auto cb = make_cuda_backend(device);
+    // Self-checked against the CPU backend on A's layer 0 and logits before it is trusted.
+    auto cb = make_verified_cuda_backend(*a->w, tokens, device);
     if (!cb) return fail_input(cb.message());
-    be = std::move(*cb);
+    be = std::move(cb->backend);
 #else
     return fail_input("--backend cuda: this build has no CUDA backend (configure with nvcc present)");
 #endif
