@@ -47,4 +47,15 @@ check no_rmoe 0 residual
 broken transposed
 $CORRUPT transpose "$WORK/transposed" model.layers.1.self_attn.q_proj.weight
 check transposed 1 attn_residual
+# 5. one FP8 block scale of layer 1's q_proj doubled (32x32 blocks): caught exactly by
+#    --fp8-exact (the bounded fp8 preset alone cannot see one block of 256)
+"$G2_BIN_DIR/g2convert" "$WORK/tp8" "$WORK/fp8" --dtype fp8 --fp8-block 32 >/dev/null
+expect_rc 0 "$G2DIFF" "$WORK/tp8" "$WORK/fp8" -q --fp8-exact
+rm -rf "$WORK/fp8_block"
+cp -r "$WORK/fp8" "$WORK/fp8_block"
+$CORRUPT scale-elem "$WORK/fp8_block" model.layers.1.self_attn.q_proj.weight_scale_inv 5 2.0
+expect_rc 1 "$G2DIFF" "$WORK/tp8" "$WORK/fp8_block" -q --fp8-exact --json "$WORK/fp8_block.json"
+[ "$(json_get "$WORK/fp8_block.json" first_failing_layer)" = 1 ]
+[ "$(json_get "$WORK/fp8_block.json" first_failing_tensor)" = layers.1.attn_residual ]
+echo "caught: fp8_block at layer 1"
 echo "diff_broken: ok"

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
@@ -13,6 +14,10 @@
 #include "libconvert/format/atomic_file.h"
 #include "libconvert/source.h"
 #include "libmodel/forward.h"
+#include "libmodel/fp8_requant.h"
+#if defined(G2_HAVE_CUDA)
+#include "libmodel/cuda/verified_backend.h"
+#endif
 #include "report.h"
 
 namespace g2 {
@@ -70,14 +75,11 @@ Expected<Side> open_side(const std::string& dir, const std::string& config) {
 }
 
 // The preset for a conversion from `a` to `b` (tools choose; see compare.cc for the bounds).
-std::string auto_preset(const Side& a, const Side& b, Precision p) {
+std::string auto_preset(const Side& a, const Side& b) {
   const bool fa = a.linear_dtype == DType::F8_E4M3, fb = b.linear_dtype == DType::F8_E4M3;
   if (fa || fb) return (fa && fb && a.fp8_mode == b.fp8_mode) ? "exact" : "fp8";
   if (a.linear_dtype == b.linear_dtype) return "exact";
-  if (a.linear_dtype == DType::I8 || b.linear_dtype == DType::I8)
-    // int8 -> bf16 is exact against the reference dequantization in f32 mode; reference mode
-    // keeps the down projection's exact int8 product, which a bf16 file cannot hold.
-    return p == Precision::F32 ? "int8" : "bf16";
+  if (a.linear_dtype == DType::I8 || b.linear_dtype == DType::I8) return "int8";
   return "bf16";
 }
 
@@ -126,7 +128,9 @@ int run(int argc, char** argv) {
   std::string a_dir, b_dir, tokens_s, prompt_file, layers_s, mode_s = "f32", tolerance_s, json_path, junit_path;
   std::string config_a, config_b, reference_path, record_path;
   double atol = -1, rtol = -1;
-  bool tp_exec = false, quiet = false;
+  bool tp_exec = false, quiet = false, fp8_exact = false;
+  std::string backend_s = "cpu";
+  int device = 0;
   app.add_option("A", a_dir, "reference checkpoint directory")->required();
   app.add_option("B", b_dir, "checkpoint to verify against A");
   auto* tok_opt = app.add_option("--tokens", tokens_s, "token ids, comma separated");
@@ -149,6 +153,12 @@ int run(int argc, char** argv) {
   auto* ref_opt = app.add_option("--reference", reference_path, "compare A against recorded activations");
   auto* rec_opt = app.add_option("--record", record_path, "record A's activations to a .safetensors[.zst] file");
   ref_opt->excludes(rec_opt);
+  app.add_flag("--fp8-exact", fp8_exact,
+               "B is an FP8 conversion of A: run A through the converter's FP8 round trip with B's scale "
+               "scheme and require exact parity (default tolerance exact)");
+  app.add_option("--backend", backend_s, "cpu (OpenBLAS) or cuda (when built with CUDA and a device exists)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--device", device, "CUDA device for --backend cuda");
   app.add_flag("-q,--quiet", quiet, "no progress on stderr");
   try {
     app.parse(argc, argv);
@@ -202,22 +212,60 @@ int run(int argc, char** argv) {
   ForwardOptions opt;
   opt.precision = prec;
   opt.num_layers = layers.back() + 1;
-  if (!quiet) opt.on_layer = [&](int l) { std::fprintf(stderr, "\r  layer %d/%d", l + 1, opt.num_layers); };
+  auto t_layer = std::chrono::steady_clock::now();
+  if (!quiet)
+    opt.on_layer = [&](int l) {
+      const auto now = std::chrono::steady_clock::now();
+      std::fprintf(stderr, "  layer %d/%d: %.1f ms\n", l + 1, opt.num_layers,
+                   std::chrono::duration<double, std::milli>(now - t_layer).count());
+      t_layer = now;
+    };
 
-  auto be = make_cpu_backend();
-  auto run_side = [&](Side& s, int tp, const char* label) -> Expected<ActivationRecord> {
-    if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, s.describe().c_str());
+  std::unique_ptr<Backend> be;
+  if (backend_s == "cuda") {
+#if defined(G2_HAVE_CUDA)
+    // Self-checked against the CPU backend on A's layer 0 and logits before it is trusted.
+    auto cb = make_verified_cuda_backend(*a->w, tokens, device);
+    if (!cb) return fail_input(cb.message());
+    be = std::move(cb->backend);
+#else
+    return fail_input("--backend cuda: this build has no CUDA backend (configure with nvcc present)");
+#endif
+  } else {
+    be = make_cpu_backend();
+  }
+  auto run_side = [&](Side& s, int tp, const char* label, WeightSource* w = nullptr) -> Expected<ActivationRecord> {
+    if (!w) w = s.w.get();
+    if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, w->describe().c_str());
     ForwardOptions o = opt;
     o.tp = tp;
-    auto r = run_forward(*s.w, *be, tokens, o);
-    if (!quiet) std::fprintf(stderr, "\n");
+    t_layer = std::chrono::steady_clock::now();
+    auto r = run_forward(*w, *be, tokens, o);
     if (!r) return Error{r.error().kind, s.dir + ": " + r.message()};
     return r;
   };
 
+  std::optional<Side> bside;
+  if (!b_dir.empty()) {
+    auto b = open_side(b_dir, config_b);
+    if (!b) return fail_input(b.message());
+    bside = std::move(*b);
+  }
+  std::unique_ptr<Fp8RequantWeights> requant;
+  if (fp8_exact) {
+    if (!bside || !bside->w->config().fp8.present || a->linear_dtype == DType::F8_E4M3)
+      return fail_input("--fp8-exact needs B to be an FP8 conversion of a non-FP8 A");
+    const Fp8Quantization& q = bside->w->config().fp8;
+    Fp8Spec fs;
+    fs.mode = q.scale_mode == "tensor" ? Fp8ScaleMode::Tensor
+              : q.scale_mode == "channel" ? Fp8ScaleMode::Channel : Fp8ScaleMode::Block;
+    fs.block_n = q.block_n;
+    fs.block_k = q.block_k;
+    requant = std::make_unique<Fp8RequantWeights>(*a->w, fs);
+  }
   const bool a_ranked = tp_exec && b_dir.empty();
   if (a_ranked && a->tp <= 1) return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
-  auto ra = run_side(*a, a_ranked ? a->tp : 1, "A");
+  auto ra = run_side(*a, a_ranked ? a->tp : 1, "A", requant.get());
   if (!ra) return fail_input(ra.message());
   if (!record_path.empty()) {
     ra->metadata["tool"] = "g2diff";
@@ -239,21 +287,21 @@ int run(int argc, char** argv) {
     got = std::move(*ra);
     ref = std::move(*recorded);
   } else {
-    auto b = open_side(b_dir, config_b);
-    if (!b) return fail_input(b.message());
+    Side* b = &*bside;
     const ModelConfig& cb = b->w->config();
     if (cb.hidden_size != ca.hidden_size || cb.num_hidden_layers != ca.num_hidden_layers ||
         cb.vocab_size != ca.vocab_size || cb.num_local_experts != ca.num_local_experts)
       return fail_input("A and B have different geometry (hidden, layers, vocab or experts): not the same model");
     if (tp_exec && b->tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+    if (preset.empty() && fp8_exact) preset = "exact";
     if (preset.empty()) {
-      preset = auto_preset(*a, *b, prec);
+      preset = auto_preset(*a, *b);
       // Rank-by-rank execution sums K-split partials: same math, another f32 summation order.
       if (tp_exec && preset == "exact") preset = "f32";
     }
     auto rb = run_side(*b, tp_exec ? b->tp : 1, "B");
     if (!rb) return fail_input(rb.message());
-    rep.a = a->describe();
+    rep.a = requant ? a->describe() + ", " + requant->describe().substr(a->w->describe().size() + 1) : a->describe();
     rep.b = b->describe() + (tp_exec ? " [rank-by-rank]" : "");
     got = std::move(*rb);
     ref = std::move(*ra);
