@@ -79,12 +79,12 @@ fp8_scale_nan_verify | fp8 | F,T=pick('w3.weight_scale'); poke(F,T,0,F32_NAN); p
 EOF
 )
 
-# Bases, made once: a Grok-2 HF set (2 shards + index), TP8/TP4 release-style sets and an
-# FP8 set converted from it, and a g2synth Grok-1 JAX set; manifests dropped (raw inputs).
+# Bases, made once: g2synth's tiny Grok-2 HF, TP8 and TP4 (release-style) sets and Grok-1
+# JAX set, and an FP8 set g2convert makes from the HF one; manifests dropped (raw inputs).
 CFG2=$S/tests/robust/grok-2-mini.json CFG1=$S/tests/robust/grok-1-mini.json
-python3 "$S/tests/cli/robust_make_hf.py" "$CFG2" "$T/base/hf"
-"$G2_BIN_DIR/g2convert" "$T/base/hf" "$T/base/tp8" --tp 8 --layout tp >/dev/null 2>&1
-"$G2_BIN_DIR/g2convert" "$T/base/hf" "$T/base/tp4" --tp 4 --layout tp >/dev/null 2>&1
+"$G2_BIN_DIR/g2synth" --config "$CFG2" --format hf --out "$T/base/hf" >/dev/null
+"$G2_BIN_DIR/g2synth" --config "$CFG2" --format grok2-tp --tp 8 --out "$T/base/tp8" >/dev/null
+"$G2_BIN_DIR/g2synth" --config "$CFG2" --format grok2-tp --tp 4 --out "$T/base/tp4" >/dev/null
 "$G2_BIN_DIR/g2convert" "$T/base/hf" "$T/base/fp8" --tp 1 --dtype fp8 --fp8-scale tensor >/dev/null 2>&1
 "$G2_BIN_DIR/g2synth" --config "$CFG1" --format grok1-jax --out "$T/base/jax" >/dev/null
 rm -f "$T"/base/*/g2manifest.json
