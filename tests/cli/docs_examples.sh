@@ -19,7 +19,8 @@
 # printed as warnings.
 set -uo pipefail
 : "${G2_SOURCE_DIR:?}" "${G2_BIN_DIR:?}"
-T=$(mktemp -d)
+# tmpfs when there is one: the tools fsync every file they write, which costs seconds on a disk.
+T=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
 trap 'rm -rf "$T"' EXIT
 TOOLS="g2convert g2diff g2inspect g2synth"
 failures=0
@@ -116,7 +117,7 @@ while IFS= read -r line; do
   [[ $line =~ ^# ]] && current=""
   [ -n "$current" ] || continue
   [[ $line =~ ^\|\ *\`-  ]] || continue
-  cell=${line#|}; cell=${cell%%|*}
+  cell=${line//\\|/ }; cell=${cell#|}; cell=${cell%%|*}   # escaped \| inside a cell is not a separator
   TABLE[$current]+=$(grep -oE -- '--[a-z0-9][a-z0-9-]*' <<<"$cell")$'\n'
 done <"$G2_SOURCE_DIR/README.md"
 for t in $TOOLS; do
