@@ -11,8 +11,8 @@
 # FP8 block conversions get `--fp8-block 8` (tiny shards are 8 rows: 8 KV heads x head_dim 8
 # over 8 ranks; the real models' shards are multiples of 128). A g2convert example whose
 # destination no later example reads runs with --dry-run; the others run for real (cheap here).
-# Expected exit: 0; g2diff may also exit 1 (parity failed is an answer, not a usage error);
-# 2 (usage or input error) always fails.
+# Expected exit: 0, unless the example's comment says `exit N` (e.g. a g2diff that must find a
+# parity failure: `# exit 1`); anything else fails, and 2 (usage or input error) always does.
 #
 # Flags: every --flag in an example, and every flag in README's "`<tool>` flags" tables, must
 # appear in that tool's --help (failure); flags in --help missing from README's table are
@@ -34,7 +34,7 @@ for t in $TOOLS; do
 done
 has_flag() { grep -qxF -- "$2" <<<"${HELP[$1]}"; }
 
-# --- extract examples: one per line, "FILE<TAB>command" ---
+# --- extract examples: one per line, "FILE<TAB>expected exit<TAB>command" ---
 extract() {
   awk -v file="$1" '
     /^```/ { if (in_block) { in_block = 0 } else { in_block = 1; sh = ($0 ~ /^```(sh|bash)[[:space:]]*$/) } next }
@@ -42,9 +42,11 @@ extract() {
       if (cont != "") { line = cont " " $0 } else if ($0 ~ /^(g2convert|g2diff|g2inspect|g2synth) /) { line = $0 } else next
       if (line ~ /\\[[:space:]]*$/) { sub(/\\[[:space:]]*$/, "", line); cont = line; next }
       cont = ""
+      expect = 0
+      if (match(line, /#.*exit [0-9]/)) { c = substr(line, RSTART, RLENGTH); expect = substr(c, length(c)) }
       sub(/[[:space:]]+#.*$/, "", line)
       gsub(/[[:space:]]+/, " ", line)
-      print file "\t" line
+      print file "\t" expect "\t" line
     }' "$G2_SOURCE_DIR/$1"
 }
 mapfile -t EXAMPLES < <(extract README.md; extract MIGRATION.md)
@@ -64,8 +66,7 @@ rewrite() {  # command -> command for the tiny data
 
 n=0
 for i in "${!EXAMPLES[@]}"; do
-  file=${EXAMPLES[$i]%%$'\t'*}
-  doc=${EXAMPLES[$i]#*$'\t'}
+  IFS=$'\t' read -r file expect doc <<<"${EXAMPLES[$i]}"
   read -r -a words <<<"$(rewrite "$doc")"
   tool=${words[0]}
   for w in "${words[@]:1}"; do
@@ -89,22 +90,21 @@ for i in "${!EXAMPLES[@]}"; do
       done
       used=0
       for later in "${EXAMPLES[@]:$((i + 1))}"; do
-        l=$(rewrite "${later#*$'\t'}")
+        l=$(rewrite "${later##*$'\t'}")
         [[ " $l " == *" $dst "* || " $l " == *" $dst/"* ]] && used=1
       done
       [ $used -eq 1 ] || args+=(--dry-run)
     fi
   fi
+  t0=$(date +%s%N)
   (cd "$T/work" && "$G2_BIN_DIR/$tool" "${args[@]}") >"$T/out" 2>&1
   rc=$?
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   n=$((n + 1))
-  ok=0
-  [ $rc -eq 0 ] && ok=1
-  [ "$tool" = g2diff ] && [ $rc -eq 1 ] && ok=1
-  if [ $ok -eq 1 ]; then
-    echo "docs_examples: ok (exit $rc) $file: $doc"
+  if [ $rc -eq "$expect" ] && [ $rc -ne 2 ]; then
+    echo "docs_examples: ok (exit $rc, $ms ms) $file: $doc"
   else
-    fail "$file: '$doc' exited $rc: $tool ${args[*]}"
+    fail "$file: '$doc' exited $rc (expected $expect): $tool ${args[*]}"
     tail -5 "$T/out" | sed 's/^/    /'
   fi
 done
