@@ -323,10 +323,10 @@ int run(int argc, char** argv) {
         cb.vocab_size != ca.vocab_size || cb.num_local_experts != ca.num_local_experts)
       return fail_input("A and B have different geometry (hidden, layers, vocab or experts): not the same model");
     if (tp_exec && b->tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
-    if (preset.empty() && fp8_exact) preset = "exact";
     if (preset.empty()) {
-      preset = auto_preset(*a, *b);
-      // Rank-by-rank execution sums K-split partials: same math, another f32 summation order.
+      preset = fp8_exact ? "exact" : auto_preset(*a, *b);
+      // Rank-by-rank execution sums K-split partials: same math, another f32 summation order
+      // (with --fp8-exact too: A runs unsharded, B rank by rank).
       if (tp_exec && preset == "exact") preset = "f32";
     }
     auto rb = run_side(*b, tp_exec ? b->tp : 1, "B");
