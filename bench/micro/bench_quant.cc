@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/codecs.h"
 #include "libconvert/quant.h"
 
 namespace {
