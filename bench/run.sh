@@ -5,6 +5,7 @@
 #
 # Environment: BENCH_GB (default 2: the main set, GiB, rounded up to whole layers),
 # BENCH_GB_LARGE (default 6: the second size for the peak-RSS comparison; 0 skips it),
+# BENCH_HIDDEN (default 4096), BENCH_G1_CONFIG (default configs/bench-grok1.json),
 # BENCH_THREADS (default nproc), BENCH_DIR (scratch, default build/bench/work; needs about
 # 3x BENCH_GB_LARGE free), BENCH_BUILD (default build/bench), BENCH_SKIP_PY=1 skips the Python
 # baseline, BENCH_SKIP_MICRO=1 the Google Benchmark codecs.
@@ -15,7 +16,8 @@ GB=${BENCH_GB:-2}; GB_LARGE=${BENCH_GB_LARGE:-6}
 THREADS=${BENCH_THREADS:-$(nproc)}
 W=${BENCH_DIR:-$B/work}
 OUT=${BENCH_OUT:-$B/results.json}
-H=4096; V=32768
+H=${BENCH_HIDDEN:-4096}; V=32768
+G1_CONFIG=${BENCH_G1_CONFIG:-$ROOT/configs/bench-grok1.json}
 log() { echo "[bench $(date -u +%H:%M:%S) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
 
 # Release build with the microbenchmarks. -Werror off here only: GCC 12 -O3 reports a false
@@ -29,13 +31,14 @@ BIN=$B/bin
 PY=""
 if [ -z "${BENCH_SKIP_PY:-}" ]; then PY=$(bash "$ROOT/scripts/setup-python.sh" "$B" | tail -1); fi
 
-layers_for() {  # GiB -> whole layers of the H=4096 synth (~1.09 GB per layer + 0.54 GB embed/head)
-  python3 -c "import math; print(max(1, math.ceil(($1 * 2**30 - 2 * $V * $H * 2) / 1.0897e9)))"
+layers_for() {  # GiB -> whole layers of convert_synth_hf.py's set: 2 bytes x (32 H^2 + 2048 H) per
+  # layer (q, o H^2; k, v 1024 H; dense FFN 6 H^2; 8 experts 24 H^2) + embedding and lm_head
+  python3 -c "import math; print(max(1, math.ceil(($1 * 2**30 - 4 * $V * $H) / (2 * (32 * $H**2 + 2048 * $H)))))"
 }
 rm -rf "$W"; mkdir -p "$W"
 RES=$W/results.tsv; : >"$RES"
 avail_gb() { df -P "$W" | awk 'NR==2 {print int($4 / 1048576)}'; }
-need=$(( (GB_LARGE > GB ? GB_LARGE : GB) * 3 + 2 ))
+need=$(python3 -c "import math; print(math.ceil(max($GB, $GB_LARGE) * 3 + 2))")
 if [ "$(avail_gb)" -lt "$need" ]; then echo "bench: need ~${need} GiB free in $W, have $(avail_gb)" >&2; exit 2; fi
 
 # measure LABEL BYTES CMD...: wall seconds, peak RSS (KiB) and the load average, one TSV row.
@@ -79,8 +82,8 @@ log "layer forward (CPU) for 1, 8, 128 tokens"
 "$BIN/bench_layer" "$W/tp8" "" 1 8 128 >"$W/layer.jsonl"
 
 # --- Grok-1 JAX int8 -> Grok-2 BF16 upgrade (configs/bench-grok1.json)
-log "synthesise a Grok-1 JAX set (configs/bench-grok1.json)"
-"$BIN/g2synth" --config "$ROOT/configs/bench-grok1.json" --format grok1-jax --out "$W/g1" >/dev/null
+log "synthesise a Grok-1 JAX set ($(basename "$G1_CONFIG"))"
+"$BIN/g2synth" --config "$G1_CONFIG" --format grok1-jax --out "$W/g1" >/dev/null
 G1=$(dir_bytes "$W/g1")
 measure upgrade "$G1" "$BIN/g2convert" "$W/g1" "$W/g1up" --to grok2 --tp 8 --threads "$THREADS"
 G1OUT=$(dir_bytes "$W/g1up")

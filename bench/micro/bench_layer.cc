@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
 
   auto src = g2::open_checkpoint(argv[1], config);
   if (!src) {
-    std::fprintf(stderr, "bench_layer: %s\n", src.error().message().c_str());
+    std::fprintf(stderr, "bench_layer: %s\n", src.message().c_str());
     return 2;
   }
   const int64_t stored_bytes_per_elem = 2;  // the bench sets are BF16
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   const int64_t expert = 3 * c.moe_intermediate_size * H;
 
   for (int T : counts) {
-    std::vector<int32_t> tokens(size_t(T));
+    std::vector<int32_t> tokens(static_cast<size_t>(T), 0);
     for (int i = 0; i < T; ++i) tokens[size_t(i)] = int32_t((i * 7919 + 3) % c.vocab_size);
     g2::ForwardOptions opt;
     opt.num_layers = 1;
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
       auto rec = g2::run_forward(w, *be, tokens, opt);
       double dt = now_s() - t0;
       if (!rec) {
-        std::fprintf(stderr, "bench_layer: %s\n", rec.error().message().c_str());
+        std::fprintf(stderr, "bench_layer: %s\n", rec.message().c_str());
         return 1;
       }
       std::set<int32_t> used(rec->layers[0].experts.begin(), rec->layers[0].experts.end());
