@@ -32,10 +32,10 @@ def machine():
 
 runs = {}
 for line in open(tsv):
-    label, secs, rss, nbytes, load = line.rstrip("\n").split("\t")
+    label, secs, rss, nbytes, load, cpu = line.rstrip("\n").split("\t")
     secs, nbytes = float(secs), int(nbytes)
     runs[label] = {"seconds": secs, "peak_rss_mib": round(int(rss) / 1024, 1), "bytes": nbytes,
-                   "mib_per_s": round(nbytes / 2**20 / secs, 1) if secs > 0 else None, "load": float(load)}
+                   "mib_per_s": round(nbytes / 2**20 / secs, 1) if secs > 0 else None, "load": float(load), "cpu_seconds": float(cpu)}
 
 layer = [json.loads(l) for l in open(layer_jsonl) if l.strip()] if os.path.exists(layer_jsonl) else []
 codecs = []

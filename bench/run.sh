@@ -52,7 +52,8 @@ measure() {
   local secs rss
   secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$W/time.$label")
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$W/time.$label")
-  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$secs" "$rss" "$bytes" "$load0" >>"$RES"
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$W/time.$label")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$secs" "$rss" "$bytes" "$load0" "$cpu" >>"$RES"
   log "$label: ${secs} s, peak RSS $((rss / 1024)) MiB, $((bytes / 1048576)) MiB"
 }
 dir_bytes() { du -sb "$1" | cut -f1; }
