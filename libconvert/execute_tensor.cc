@@ -64,6 +64,19 @@ void drop_pages(const void* p, size_t n) {
   ::madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
 }
 
+// Drop only the pages that end inside [p, p + n). The transposed read takes a slice of every
+// source row per chunk, often narrower than a page: dropping the covering pages then threw
+// away bytes the next chunk still needed (faulted straight back in) and cost one madvise per
+// source row per chunk (305,159 calls on a 0.27 GiB Grok-1 upgrade, bench/NOTES.md). The
+// bytes before p in the first page were consumed by earlier chunks (ascending rows), or belong
+// to the previous source row's tail (then only faulted back in, never wrong).
+void drop_whole_pages(const void* p, size_t n) {
+  static const uintptr_t pg = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(pg - 1);
+  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) & ~(pg - 1);
+  if (e > a) drop_pages(reinterpret_cast<const void*>(a), e - a);
+}
+
 float decode_float(DType dt, const uint8_t* p) {
   switch (dt) {
     case DType::F32: {
@@ -190,7 +203,7 @@ class LogicalReader {
         } else {
           for (int64_t r = 0; r < r1 - r0; ++r) out[r * w + (c - c0)] = decode_float(t_->dtype, row + uint64_t(r) * es_);
         }
-        drop_pages(row, uint64_t(r1 - r0) * es_);
+        drop_whole_pages(row, uint64_t(r1 - r0) * es_);
       }
       return Status::Ok();
     }
@@ -198,6 +211,16 @@ class LogicalReader {
     raw_.resize(size_t(uint64_t(r1 - r0) * uint64_t(w) * es_));
     G2_TRY(read_raw(r0, r1, c0, c1, raw_.data()));
     const uint8_t* p = raw_.data();
+    if (r_.decode != Decode::Fp8 && t_->dtype == DType::BF16) {
+      // the common case, without a dtype switch per element: a loop the compiler vectorises
+      const size_t n = size_t((r1 - r0) * w);
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t b;
+        std::memcpy(&b, p + 2 * i, 2);
+        out[i] = bf16{b}.to_float();
+      }
+      return Status::Ok();
+    }
     for (int64_t r = 0; r < r1 - r0; ++r)
       for (int64_t c = 0; c < w; ++c, p += es_) {
         const int64_t i = r * w + c;

@@ -36,12 +36,15 @@ class AtomicFile {
 
  private:
   Status flush();
+  Status write_fd(const uint8_t* p, size_t n);
   Status fail(const char* what, int err);
 
   std::string final_, temp_;
   int fd_ = -1;
   std::string buf_;  // pending bytes, flushed at kBufSize
   uint64_t written_ = 0;
+  uint64_t queued_ = 0;  // bytes handed to the kernel; [0, queued_) is being or has been written back
+  uint64_t on_disk_ = 0;  // writeback started for [0, on_disk_) (sync_file_range)
   bool failed_ = false;
 };
 
