@@ -33,6 +33,13 @@ class Grok1JaxSource final : public TensorSource {
   const std::vector<SourceTensor>& tensors() const override { return tensors_; }
   const std::string& root() const override { return root_; }
   std::vector<std::string> files() const override { return paths_; }
+  // Drop the pages of a consumed tensor (streaming a 300 GB checkpoint must not grow RSS).
+  void release(const SourceTensor& t) const override {
+    for (const auto& p : t.pieces)
+      for (const auto& m : maps_)
+        if (m.path() == p.file && p.view.data >= m.data() && p.view.as<uint8_t>() < m.data() + m.size())
+          m.release(p.file_offset, size_t(p.view.nbytes()));
+  }
 
   Status open(const std::string& dir, const std::string& config_path);
 
@@ -117,6 +124,7 @@ Status Grok1JaxSource::open(const std::string& dir, const std::string& config_pa
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(ckpt, ec)) {
     const std::string name = e.path().filename().string();
+    if (name[0] == '.') continue;  // download tools' and file managers' hidden bookkeeping
     if (!expected.count(name))
       return invalid((ckpt / name).string() + ": unexpected file in a Grok-1 checkpoint with " +
                      std::to_string(config_.num_hidden_layers) + " layers (expected tensor00000_000 .. " +

@@ -159,6 +159,7 @@ class Vm {
   Expected<PickledTensor> finish();
 
   static constexpr uint32_t kUnset = 0xffffffffu;
+  static constexpr size_t kMaxDictEntries = 256;
   std::span<const uint8_t> in_;
   const std::string& file_;
   UnpickleLimits lim_;
@@ -432,6 +433,10 @@ Status Vm::set_items(uint32_t dict, const std::vector<uint32_t>& kv) {
       }
     }
     if (!replaced) {
+      // The only dict in a tensor file is the record's 2-field state: a cap keeps the
+      // key de-duplication above from going quadratic on a hostile file.
+      if (items.size() >= 2 * kMaxDictEntries)
+        return fail("dict with more than " + std::to_string(kMaxDictEntries) + " entries: not a tensor file");
       items.push_back(kv[k]);
       items.push_back(kv[k + 1]);
     }

@@ -183,6 +183,9 @@ TEST_F(Grok1SourceErrors, ExtraFileIsNamed) {
   std::filesystem::remove(grok1_tensor_path(root, 26));
   test::write_text(root + "/ckpt-0/tensor00003_001", "x");  // a second host's shard
   EXPECT_HAS(open_error(cfg_path), "tensor00003_001");
+  std::filesystem::remove(root + "/ckpt-0/tensor00003_001");
+  test::write_text(root + "/ckpt-0/.DS_Store", "x");  // hidden files are not part of the model
+  EXPECT_TRUE(open_grok1_jax(root, cfg_path).ok());
 }
 
 TEST_F(Grok1SourceErrors, WrongDtypeOrShapeNamesFileTensorAndBoth) {

@@ -107,6 +107,10 @@ TEST(PickleMalicious, BoundedStackMarksMemoAndObjects) {
   for (int i = 0; i < 70000; ++i) churn += "N0";
   expect_fails(bytes_of(churn + "N."), "objects");
   expect_fails(bytes_of(std::string("\x80\x04Nr\xff\xff\xff\xff.", 9)), "memo index 4294967295");
+  // a huge dict of distinct keys
+  std::string dict = "\x80\x04}(";
+  for (int i = 0; i < 1000; ++i) dict += "M" + std::string(1, char(i & 0xff)) + std::string(1, char(i >> 8)) + "N";
+  expect_fails(bytes_of(dict + "u."), "dict with more than 256 entries");
   expect_fails(bytes_of("\x80\x04h\x05."), "memo index 5 was never stored");
   expect_fails(bytes_of("\x80\x04\x94."), "memo store with an empty stack");
   // A small limit holds too: the limit, not the file, decides.

@@ -33,6 +33,10 @@ TEST(SynthGrok1, ReadWriteIsBitExactAndValuesLookTrained) {
   if (out.empty()) GTEST_SKIP() << "g2synth not built";
   auto src = open_grok1_jax(out, "");  // uses the config.json g2synth wrote
   ASSERT_TRUE(src.ok()) << src.message();
+  auto detected = open_checkpoint(out);  // format detection reaches the same reader
+  ASSERT_TRUE(detected.ok()) << detected.message();
+  EXPECT_EQ((*detected)->format(), Format::Grok1Jax);
+  EXPECT_EQ((*detected)->tensors().size(), (*src)->tensors().size());
 
   // Rewrite every file from what the source read: the bytes must not change.
   const auto& ts = (*src)->tensors();

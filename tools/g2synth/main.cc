@@ -51,11 +51,13 @@ int main(int argc, char** argv) {
       "Formats: grok1-jax (ckpt-0/tensorNNNNN_000 pickles, int8 + bf16 scales, f32 embedding/norms/router; "
       "needs a grok-1 config), grok2-tp (the Grok-2 release naming, BF16, --tp ranks), hf (model-0000i-of-0000n "
       "safetensors + index, BF16, unsharded).\n"
-      "Writes config.json next to the tensors. Writes no tokenizer: copy one in if a tool needs it."};
+      "Writes config.json next to the tensors. Writes no tokenizer: copy one in if a tool needs it.\n"
+      "Meant for test-sized configs: it holds the largest tensor in f32 in memory."};
   std::string config, format, out;
   uint64_t seed = 0;
   int tp = 8;
   bool force = false;
+  uint64_t max_shard_mb = 5000;
   app.add_option("--config", config, "model config (configs/*.json)")->required()->check(CLI::ExistingFile);
   app.add_option("--format", format, "grok1-jax | grok2-tp | hf")
       ->required()
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   app.add_option("--tp", tp, "ranks of a grok2-tp set (1, 2, 4, 8, 16)")->capture_default_str();
   app.add_option("--seed", seed, "seed")->capture_default_str();
   app.add_option("--out", out, "output directory")->required();
+  app.add_option("--max-shard-mb", max_shard_mb, "hf: start a new file before this size (MiB)")->capture_default_str();
   app.add_flag("--force", force, "replace the files of an earlier output in --out");
   try {
     app.parse(argc, argv);
@@ -75,6 +78,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "g2synth: %s\n", cfg.message().c_str());
     return 2;
   }
+  if (cfg->fp8.present) {
+    std::fprintf(stderr,
+                 "g2synth: %s has a quantization_config; g2synth writes release dtypes only "
+                 "(quantize its output with g2convert --dtype fp8)\n",
+                 config.c_str());
+    return 2;
+  }
   if (int rc = clean_out(out, force)) return rc;
   g2::Status st;
   if (format == "grok1-jax") {
@@ -85,8 +95,13 @@ int main(int argc, char** argv) {
     }
     st = g2::synth::write_grok1(*cfg, seed, out);
   } else {
-    std::fprintf(stderr, "g2synth: --format %s is not available in this build yet\n", format.c_str());
-    return 2;
+    if (cfg->model_type != "grok-2") {
+      std::fprintf(stderr, "g2synth: --format %s writes Grok-2 tensors; %s has model_type \"%s\"\n", format.c_str(),
+                   config.c_str(), cfg->model_type.c_str());
+      return 2;
+    }
+    st = format == "grok2-tp" ? g2::synth::write_grok2_tp(*cfg, seed, tp, out)
+                              : g2::synth::write_hf(*cfg, seed, max_shard_mb << 20, out);
   }
   if (!st.ok()) {
     std::fprintf(stderr, "g2synth: %s\n", st.message().c_str());

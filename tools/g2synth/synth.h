@@ -10,5 +10,9 @@ namespace g2::synth {
 
 // `<out>/ckpt-0/tensor{i:05d}_000` + `<out>/config.json`.
 Status write_grok1(const ModelConfig& c, uint64_t seed, const std::string& out);
+// The Grok-2 release layout for `tp` ranks: TP-common files + per-rank expert slices.
+Status write_grok2_tp(const ModelConfig& c, uint64_t seed, int tp, const std::string& out);
+// An unsharded HF set: model-0000i-of-0000n.safetensors + model.safetensors.index.json.
+Status write_hf(const ModelConfig& c, uint64_t seed, uint64_t max_shard_bytes, const std::string& out);
 
 }  // namespace g2::synth
