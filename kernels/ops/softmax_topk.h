@@ -4,7 +4,9 @@
 
 namespace g2 {
 
-// In-place numerically stable softmax over n values, f32, index-ordered sums.
+// In-place numerically stable softmax over n values, f32, index-ordered sums. Divides by the
+// sum (as jax.nn.softmax does) instead of multiplying by its reciprocal: with bf16 rounding
+// of the probabilities that makes the Grok-1 attention bit-identical to the JAX reference.
 G2_HD void softmax_row(float* x, int n) {
   float m = x[0];
   for (int i = 1; i < n; ++i) m = x[i] > m ? x[i] : m;
@@ -13,8 +15,7 @@ G2_HD void softmax_row(float* x, int n) {
     x[i] = expf(x[i] - m);
     s += x[i];
   }
-  const float inv = 1.0f / s;
-  for (int i = 0; i < n; ++i) x[i] *= inv;
+  for (int i = 0; i < n; ++i) x[i] /= s;
 }
 
 // Top-k of n values (k <= n, k small): indices in descending value order; equal values

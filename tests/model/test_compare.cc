@@ -72,6 +72,9 @@ TEST(Compare, Presets) {
   EXPECT_FALSE(t.elementwise);
   EXPECT_TRUE(tolerance_preset("exact", &t));
   EXPECT_EQ(t.atol, 0.0);
+  EXPECT_EQ(t.rtol, 0.0);
+  EXPECT_TRUE(tolerance_preset("int8", &t));
+  EXPECT_GT(t.max_rel_rms, 0.0);
   EXPECT_FALSE(tolerance_preset("nope", &t));
 }
 

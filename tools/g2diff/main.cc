@@ -13,6 +13,7 @@
 #include "libconvert/format/atomic_file.h"
 #include "libconvert/source.h"
 #include "libmodel/forward.h"
+#include "libmodel/fp8_requant.h"
 #include "report.h"
 
 namespace g2 {
@@ -70,14 +71,11 @@ Expected<Side> open_side(const std::string& dir, const std::string& config) {
 }
 
 // The preset for a conversion from `a` to `b` (tools choose; see compare.cc for the bounds).
-std::string auto_preset(const Side& a, const Side& b, Precision p) {
+std::string auto_preset(const Side& a, const Side& b) {
   const bool fa = a.linear_dtype == DType::F8_E4M3, fb = b.linear_dtype == DType::F8_E4M3;
   if (fa || fb) return (fa && fb && a.fp8_mode == b.fp8_mode) ? "exact" : "fp8";
   if (a.linear_dtype == b.linear_dtype) return "exact";
-  if (a.linear_dtype == DType::I8 || b.linear_dtype == DType::I8)
-    // int8 -> bf16 is exact against the reference dequantization in f32 mode; reference mode
-    // keeps the down projection's exact int8 product, which a bf16 file cannot hold.
-    return p == Precision::F32 ? "int8" : "bf16";
+  if (a.linear_dtype == DType::I8 || b.linear_dtype == DType::I8) return "int8";
   return "bf16";
 }
 
@@ -126,7 +124,7 @@ int run(int argc, char** argv) {
   std::string a_dir, b_dir, tokens_s, prompt_file, layers_s, mode_s = "f32", tolerance_s, json_path, junit_path;
   std::string config_a, config_b, reference_path, record_path;
   double atol = -1, rtol = -1;
-  bool tp_exec = false, quiet = false;
+  bool tp_exec = false, quiet = false, fp8_exact = false;
   app.add_option("A", a_dir, "reference checkpoint directory")->required();
   app.add_option("B", b_dir, "checkpoint to verify against A");
   auto* tok_opt = app.add_option("--tokens", tokens_s, "token ids, comma separated");
@@ -134,7 +132,8 @@ int run(int argc, char** argv) {
   app.add_option("--layers", layers_s, "layers to compare: N, A-B or a comma list (logits only when all layers run)");
   app.add_option("--mode", mode_s, "precision: f32 or reference (bf16 rounding of the JAX reference)")
       ->check(CLI::IsMember({"f32", "reference"}));
-  app.add_flag("--tp-exec", tp_exec, "execute B rank by rank with its own TP (config.json g2_layout.tp)");
+  app.add_flag("--tp-exec", tp_exec,
+               "execute B (with --reference/--record: A) rank by rank with its own TP (g2_layout.tp or rank files)");
   auto* atol_opt = app.add_option("--atol", atol, "absolute tolerance per element");
   auto* rtol_opt = app.add_option("--rtol", rtol, "relative tolerance per element");
   app.add_option("--tolerance", tolerance_s, "preset: exact, f32, bf16, fp8, int8 (default: from the conversion kind)")
@@ -148,6 +147,9 @@ int run(int argc, char** argv) {
   auto* ref_opt = app.add_option("--reference", reference_path, "compare A against recorded activations");
   auto* rec_opt = app.add_option("--record", record_path, "record A's activations to a .safetensors[.zst] file");
   ref_opt->excludes(rec_opt);
+  app.add_flag("--fp8-exact", fp8_exact,
+               "B is an FP8 conversion of A: run A through the converter's FP8 round trip with B's scale "
+               "scheme and require exact parity (default tolerance exact)");
   app.add_flag("-q,--quiet", quiet, "no progress on stderr");
   try {
     app.parse(argc, argv);
@@ -158,7 +160,6 @@ int run(int argc, char** argv) {
   const int n_modes = int(!b_dir.empty()) + int(!reference_path.empty()) + int(!record_path.empty());
   if (n_modes != 1) return fail_input("give exactly one of: B, --reference ACTS, --record ACTS");
   if ((atol >= 0) != (rtol >= 0)) return fail_input("--atol and --rtol go together");
-  if (tp_exec && b_dir.empty()) return fail_input("--tp-exec applies to B");
   const Precision prec = mode_s == "reference" ? Precision::Reference : Precision::F32;
 
   auto a = open_side(a_dir, config_a);
@@ -205,17 +206,38 @@ int run(int argc, char** argv) {
   if (!quiet) opt.on_layer = [&](int l) { std::fprintf(stderr, "\r  layer %d/%d", l + 1, opt.num_layers); };
 
   auto be = make_cpu_backend();
-  auto run_side = [&](Side& s, int tp, const char* label) -> Expected<ActivationRecord> {
-    if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, s.describe().c_str());
+  auto run_side = [&](Side& s, int tp, const char* label, WeightSource* w = nullptr) -> Expected<ActivationRecord> {
+    if (!w) w = s.w.get();
+    if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, w->describe().c_str());
     ForwardOptions o = opt;
     o.tp = tp;
-    auto r = run_forward(*s.w, *be, tokens, o);
+    auto r = run_forward(*w, *be, tokens, o);
     if (!quiet) std::fprintf(stderr, "\n");
     if (!r) return Error{r.error().kind, s.dir + ": " + r.message()};
     return r;
   };
 
-  auto ra = run_side(*a, 1, "A");
+  std::optional<Side> bside;
+  if (!b_dir.empty()) {
+    auto b = open_side(b_dir, config_b);
+    if (!b) return fail_input(b.message());
+    bside = std::move(*b);
+  }
+  std::unique_ptr<Fp8RequantWeights> requant;
+  if (fp8_exact) {
+    if (!bside || !bside->w->config().fp8.present || a->linear_dtype == DType::F8_E4M3)
+      return fail_input("--fp8-exact needs B to be an FP8 conversion of a non-FP8 A");
+    const Fp8Quantization& q = bside->w->config().fp8;
+    Fp8Spec fs;
+    fs.mode = q.scale_mode == "tensor" ? Fp8ScaleMode::Tensor
+              : q.scale_mode == "channel" ? Fp8ScaleMode::Channel : Fp8ScaleMode::Block;
+    fs.block_n = q.block_n;
+    fs.block_k = q.block_k;
+    requant = std::make_unique<Fp8RequantWeights>(*a->w, fs);
+  }
+  const bool a_ranked = tp_exec && b_dir.empty();
+  if (a_ranked && a->tp <= 1) return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+  auto ra = run_side(*a, a_ranked ? a->tp : 1, "A", requant.get());
   if (!ra) return fail_input(ra.message());
   if (!record_path.empty()) {
     ra->metadata["tool"] = "g2diff";
@@ -233,25 +255,25 @@ int run(int argc, char** argv) {
   if (recorded) {
     if (preset.empty()) preset = "bf16";  // recorded by another implementation or machine
     rep.a = reference_path + " (recorded activations)";
-    rep.b = a->describe();
+    rep.b = a->describe() + (a_ranked ? " [rank-by-rank]" : "");
     got = std::move(*ra);
     ref = std::move(*recorded);
   } else {
-    auto b = open_side(b_dir, config_b);
-    if (!b) return fail_input(b.message());
+    Side* b = &*bside;
     const ModelConfig& cb = b->w->config();
     if (cb.hidden_size != ca.hidden_size || cb.num_hidden_layers != ca.num_hidden_layers ||
         cb.vocab_size != ca.vocab_size || cb.num_local_experts != ca.num_local_experts)
       return fail_input("A and B have different geometry (hidden, layers, vocab or experts): not the same model");
     if (tp_exec && b->tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+    if (preset.empty() && fp8_exact) preset = "exact";
     if (preset.empty()) {
-      preset = auto_preset(*a, *b, prec);
+      preset = auto_preset(*a, *b);
       // Rank-by-rank execution sums K-split partials: same math, another f32 summation order.
       if (tp_exec && preset == "exact") preset = "f32";
     }
     auto rb = run_side(*b, tp_exec ? b->tp : 1, "B");
     if (!rb) return fail_input(rb.message());
-    rep.a = a->describe();
+    rep.a = requant ? a->describe() + ", " + requant->describe().substr(a->w->describe().size() + 1) : a->describe();
     rep.b = b->describe() + (tp_exec ? " [rank-by-rank]" : "");
     got = std::move(*rb);
     ref = std::move(*ra);

@@ -8,15 +8,14 @@
 
 namespace g2 {
 
+// The first failing tensor in forward order (attn_residual before residual: that names the
+// block that broke), else the one with the largest rel RMS.
 const TensorDiff& LayerDiff::worst() const {
+  for (const auto& t : tensors)
+    if (!t.r.pass) return t;
   const TensorDiff* w = &tensors.front();
-  for (const auto& t : tensors) {
-    if (t.r.pass != w->r.pass) {
-      if (!t.r.pass) w = &t;
-      continue;
-    }
+  for (const auto& t : tensors)
     if (t.r.rel_rms > w->r.rel_rms) w = &t;
-  }
   return *w;
 }
 
@@ -188,6 +187,9 @@ std::string render_json(const DiffReport& rep) {
     j["logits"]["pass"] = rep.logits_pass;
   }
   j["first_failing_layer"] = rep.first_failing_layer;
+  j["first_failing_tensor"] = "";
+  for (const auto& d : rep.layers)
+    if (d.layer == rep.first_failing_layer) j["first_failing_tensor"] = "layers." + std::to_string(d.layer) + "." + d.worst().tensor;
   j["pass"] = rep.pass;
   return j.dump(2) + "\n";
 }

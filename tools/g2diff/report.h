@@ -20,7 +20,7 @@ struct LayerDiff {
   double router_agreement = 1.0;
   double router_logits_rel_rms = 0.0;
   bool pass = true;
-  const TensorDiff& worst() const;  // the tensor with the largest rel RMS (a failing one first)
+  const TensorDiff& worst() const;  // first failing tensor in forward order, else largest rel RMS
 };
 
 struct DiffReport {
