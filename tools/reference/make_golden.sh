@@ -41,9 +41,10 @@ say "grok1-tiny: g2synth --config configs/grok-1-tiny.json --format grok1-jax --
 say "grok1-tiny model digest: $(digest "$W/g1")"
 "$JPY" "$R/grok1_jax_driver.py" --ref-checkout "$REF" --ckpt "$W/g1" --config "$SRC/configs/grok-1-tiny.json" \
   --tokens "$TOKENS" --out "$W/g1.jax.safetensors"
-# f32 NumPy reference with the int8*scale product kept in f32 (g2kit's f32 mode dequantizes so)
+# f32 NumPy reference; weights = bf16(int8 * scale), the reference's dequantization (as g2kit's
+# f32 mode and a Grok-2 BF16 upgrade hold them)
 "$JPY" "$R/grok2_numpy_ref.py" --ckpt "$W/g1" --config "$SRC/configs/grok-1-tiny.json" --tokens "$TOKENS" \
-  --mode f32 --grok1-dequant f32 --out "$W/g1.numpy.safetensors"
+  --mode f32 --grok1-dequant bf16 --out "$W/g1.numpy.safetensors"
 # the NumPy emulation of the JAX rounding points, as a cross-check of the JAX run
 "$JPY" "$R/grok2_numpy_ref.py" --ckpt "$W/g1" --config "$SRC/configs/grok-1-tiny.json" --tokens "$TOKENS" \
   --mode jax-bf16 --out "$W/g1.jaxemu.safetensors"
@@ -59,5 +60,6 @@ say "grok2-tiny model digest: $(digest "$W/g2")"
 
 for f in g1.jax:grok1-tiny.jax g1.numpy:grok1-tiny.numpy g2.numpy:grok2-tiny.numpy; do
   zstd -q -19 -f "$W/${f%%:*}.safetensors" -o "$OUT/${f##*:}.safetensors.zst"
+  chmod 644 "$OUT/${f##*:}.safetensors.zst"
 done
 ls -l "$OUT"/*.zst | tee -a "$LOG"
