@@ -9,6 +9,7 @@
 #   env: JPY   python of the JAX venv   (default /work/scratch/venv-ref/bin/python)
 #        REF   xai-org/grok-1 checkout  (default /work/scratch/grok-1, commit in .g2kit-commit)
 set -euo pipefail
+export OPENBLAS_NUM_THREADS=1  # NumPy's BLAS summation order: one thread, reproducible bits
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 OUT=${2:-$SRC/testdata/golden}
@@ -63,3 +64,16 @@ for f in g1.jax:grok1-tiny.jax g1.numpy:grok1-tiny.numpy g2.numpy:grok2-tiny.num
   chmod 644 "$OUT/${f##*:}.safetensors.zst"
 done
 ls -l "$OUT"/*.zst | tee -a "$LOG"
+
+# The parity figures testdata/golden/README.md quotes: the g2kit runtime against each reference.
+D="$BUILD/bin/g2diff"
+for run in "$W/g1 --mode reference --reference $OUT/grok1-tiny.jax.safetensors.zst" \
+           "$W/g1 --mode f32 --reference $OUT/grok1-tiny.jax.safetensors.zst" \
+           "$W/g1 --mode f32 --reference $OUT/grok1-tiny.numpy.safetensors.zst --tolerance f32" \
+           "$W/g2 --mode f32 --reference $OUT/grok2-tiny.numpy.safetensors.zst --tolerance f32" \
+           "$W/g2 --mode f32 --tp-exec --reference $OUT/grok2-tiny.numpy.safetensors.zst --tolerance f32"; do
+  say ""
+  say "\$ g2diff $(echo "$run" | sed "s#$W/##g; s#$SRC/##g")"
+  # shellcheck disable=SC2086
+  "$D" -q $run 2>&1 | sed "s#$W/##g; s#$OUT/##g" | tee -a "$LOG" || true
+done
