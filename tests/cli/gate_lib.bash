@@ -9,6 +9,7 @@ set -euo pipefail
 export OPENBLAS_NUM_THREADS=1  # 2 shared cores: BLAS threads only add contention on tiny GEMMs
 GOLDEN=${G2_GOLDEN_DIR:-$G2_SOURCE_DIR/testdata/golden}  # override: negative tests of the gate
 SYNTH="$G2_BIN_DIR/g2synth"
+# shellcheck disable=SC2034 # used by the gate scripts
 CONV="$G2_BIN_DIR/g2convert"
 DIFF="$G2_BIN_DIR/g2diff"
 INSPECT="$G2_BIN_DIR/g2inspect"
@@ -30,8 +31,8 @@ model_digest() { "$INSPECT" "$@" --digests | awk '/^model xxh3_128/ {print $3}';
 
 # synth_golden NAME OUT: g2synth exactly as recorded, then the digest check.
 synth_golden() {
-  local name cfg fmt tp seed want got
-  read -r name cfg fmt tp seed want <<<"$(golden_row "$1")"
+  local cfg fmt tp seed want got
+  read -r _ cfg fmt tp seed want <<<"$(golden_row "$1")"
   "$SYNTH" --config "$G2_SOURCE_DIR/$cfg" --format "$fmt" --tp "$tp" --seed "$seed" --out "$2" >/dev/null
   got=$(model_digest "$2")
   if [ "$got" != "$want" ]; then
