@@ -15,7 +15,9 @@ GOLDEN=$SRC/testdata/golden
 row=$(grep -E '^\| *grok1-tiny *\|' "$GOLDEN/README.md" | head -1)
 read -r _ CFG FMT _ SEED DIGEST <<<"$(echo "$row" | awk -F'|' '{for (i = 2; i <= 7; i++) { gsub(/[ `]/, "", $i); printf "%s ", $i } print ""}')"
 
-title() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "$2"; }
+B='' N=''
+if [ -t 1 ]; then B=$'\033[1m' N=$'\033[0m'; fi  # bold titles on a terminal only
+title() { printf '\n%s== %s%s\n$ %s\n' "$B" "$1" "$N" "$2"; }
 digest() { "$BIN/g2inspect" "$1" --digests | awk '/^model xxh3_128/ {print $3}'; }
 t0=$(date +%s)
 
