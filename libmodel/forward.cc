@@ -34,12 +34,45 @@ class Forward {
     if (!m) return m.error();
     return be_.from_host(std::move(m->data));
   }
-  // Full host matrices of a layer (sharded per rank afterwards).
-  Status load_host(std::initializer_list<std::pair<Role, Matrix*>> want, int layer) {
-    for (const auto& [role, m] : want) {
-      auto r = w_.matrix(role, layer, -1);
-      if (!r) return r.error();
-      *m = std::move(*r);
+  // One weight at a time (only one matrix is ever resident): load (role, layer, expert), and
+  // for every rank r compute out[r][n, rows_r] = x[n, K] @ shard_r(W)^T (column-parallel:
+  // q/k/v, gate/up, w1/w3). tp 1 moves the matrix into the backend instead of copying it.
+  Status project(Role role, int layer, int expert, const float* x, int n, int K, std::vector<BackendBuffer>& out,
+                 std::vector<int>& rows) {
+    auto full = w_.matrix(role, layer, expert);
+    if (!full) return full.error();
+    if (full->cols != K)
+      return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
+                     std::to_string(full->cols) + " input columns; expected " + std::to_string(K));
+    out.clear();
+    rows.clear();
+    for (int r = 0; r < opt_.tp; ++r) {
+      int64_t nr = 0;
+      auto w = shard(*full, role, layer, expert, r, &nr);
+      if (!w) return w.error();
+      out.push_back(be_.alloc(size_t(n) * size_t(nr)));
+      rows.push_back(int(nr));
+      be_.matmul(x, w->data(), out.back().data(), n, int(nr), K);
+    }
+    return Status::Ok();
+  }
+  // Row-parallel projection with the explicit all-reduce: y[n, N] = sum over r in rank order
+  // of in[r][n, cols_r] @ shard_r(W)^T (o-proj, down, w2). exact_int8: see WeightSource.
+  Status project_reduce(Role role, int layer, int expert, bool exact_int8, const std::vector<BackendBuffer>& in,
+                        const std::vector<int>& cols, float* y, int n, int N) {
+    auto full = w_.matrix(role, layer, expert, exact_int8);
+    if (!full) return full.error();
+    if (full->rows != N)
+      return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
+                     std::to_string(full->rows) + " output rows; expected " + std::to_string(N));
+    for (int r = 0; r < opt_.tp; ++r) {
+      int64_t nr = 0;
+      auto w = shard(*full, role, layer, expert, r, &nr);
+      if (!w) return w.error();
+      if (nr != N || w->size() != size_t(N) * size_t(cols[size_t(r)]))
+        return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + ": rank " +
+                       std::to_string(r) + "'s shard does not match its inputs");
+      be_.matmul(in[size_t(r)].data(), cols[size_t(r)], w->data(), cols[size_t(r)], y, N, n, N, cols[size_t(r)], r > 0);
     }
     return Status::Ok();
   }
@@ -54,6 +87,27 @@ class Forward {
     if (!s) return s.error();
     *rows = s->rows;
     return be_.from_host(std::move(s->data));
+  }
+  // The dense-FFN shape shared by experts and the residual MLP: per rank
+  // act_r = gelu(R(x W_gate_r^T)) * R(x W_up_r^T) (R(10), R(11)); then the reduced down
+  // projection into y [n, H] (R(12)).
+  Status gated_ffn(Role gate, Role up, Role down, int layer, int expert, bool exact_down, const float* x, int n,
+                   float* y) {
+    std::vector<BackendBuffer> g, u;
+    std::vector<int> gr, ur;
+    G2_TRY(project(gate, layer, expert, x, n, H_, g, gr));
+    G2_TRY(project(up, layer, expert, x, n, H_, u, ur));
+    for (int r = 0; r < opt_.tp; ++r) {
+      if (gr[size_t(r)] != ur[size_t(r)])
+        return invalid("layer " + std::to_string(layer) + ": " + std::string(role_name(gate)) + " and " +
+                       std::string(role_name(up)) + " widths disagree");
+      BackendBuffer& gb = g[size_t(r)];
+      R(gb.data(), gb.size());
+      R(u[size_t(r)].data(), u[size_t(r)].size());
+      be_.gelu_mul(gb.data(), u[size_t(r)].data(), gb.data(), gb.size(), c_.hidden_act, false);  // f32
+    }
+    u.clear();
+    return project_reduce(down, layer, expert, exact_down, g, gr, y, n, H_);
   }
 
   Status attention_block(int layer, BackendBuffer& h, LayerActivations& rec);
@@ -78,33 +132,26 @@ Status Forward::attention_block(int layer, BackendBuffer& h, LayerActivations& r
   be_.rmsnorm(h.data(), pre->data(), x.data(), T, H, float(c_.rms_norm_eps));
   R(x.data(), x.size());  // R(2)
 
-  Matrix wq, wk, wv, wo;  // full [out, in]; sharded per rank below
-  G2_TRY(load_host({{Role::AttnQ, &wq}, {Role::AttnK, &wk}, {Role::AttnV, &wv}, {Role::AttnO, &wo}}, layer));
-  BackendBuffer o = be_.alloc(size_t(T) * H);  // [T, H] all-reduced o-proj output
+  std::vector<BackendBuffer> q, k, v;  // per rank: [T, nq_r*d], [T, nkv_r*d]
+  std::vector<int> qr, kr, vr;
+  G2_TRY(project(Role::AttnQ, layer, -1, x.data(), T, H, q, qr));
+  G2_TRY(project(Role::AttnK, layer, -1, x.data(), T, H, k, kr));
+  G2_TRY(project(Role::AttnV, layer, -1, x.data(), T, H, v, vr));
+  std::vector<BackendBuffer> a;  // per rank: [T, nq_r*d]
   for (int rank = 0; rank < opt_.tp; ++rank) {
-    int64_t qr = 0, kr = 0, vr = 0, orows = 0;
-    auto q_w = shard(wq, Role::AttnQ, layer, -1, rank, &qr);
-    auto k_w = shard(wk, Role::AttnK, layer, -1, rank, &kr);
-    auto v_w = shard(wv, Role::AttnV, layer, -1, rank, &vr);
-    auto o_w = shard(wo, Role::AttnO, layer, -1, rank, &orows);
-    for (auto* e : {&q_w, &k_w, &v_w, &o_w})
-      if (!*e) return e->error();
-    const int nq = int(qr / d), nkv = int(kr / d);
-    if (nq * d != qr || nkv * d != kr || kr != vr || nkv == 0 || nq % nkv != 0)
+    const size_t r = size_t(rank);
+    const int nq = qr[r] / d, nkv = kr[r] / d;
+    if (nq * d != qr[r] || nkv * d != kr[r] || kr[r] != vr[r] || nkv == 0 || nq % nkv != 0)
       return invalid("layer " + std::to_string(layer) + ": attention shard of rank " + std::to_string(rank) +
-                     " has q rows " + std::to_string(qr) + ", k/v rows " + std::to_string(kr) + "/" +
-                     std::to_string(vr) + " for head_dim " + std::to_string(d));
-    BackendBuffer q = be_.alloc(size_t(T) * qr), k = be_.alloc(size_t(T) * kr), v = be_.alloc(size_t(T) * kr);
-    be_.matmul(x.data(), q_w->data(), q.data(), T, int(qr), H);  // [T, nq*d]
-    be_.matmul(x.data(), k_w->data(), k.data(), T, int(kr), H);  // [T, nkv*d]
-    be_.matmul(x.data(), v_w->data(), v.data(), T, int(kr), H);
-    R(q.data(), q.size());  // R(4)
-    R(k.data(), k.size());
-    R(v.data(), v.size());
-    be_.rope(q.data(), T, nq, d, 0, float(c_.rope_theta));
-    be_.rope(k.data(), T, nkv, d, 0, float(c_.rope_theta));
-    R(q.data(), q.size());  // R(5)
-    R(k.data(), k.size());
+                     " has q rows " + std::to_string(qr[r]) + ", k/v rows " + std::to_string(kr[r]) + "/" +
+                     std::to_string(vr[r]) + " for head_dim " + std::to_string(d));
+    R(q[r].data(), q[r].size());  // R(4)
+    R(k[r].data(), k[r].size());
+    R(v[r].data(), v[r].size());
+    be_.rope(q[r].data(), T, nq, d, 0, float(c_.rope_theta));
+    be_.rope(k[r].data(), T, nkv, d, 0, float(c_.rope_theta));
+    R(q[r].data(), q[r].size());  // R(5)
+    R(k[r].data(), k[r].size());
     AttentionParams p;
     p.n_tokens = T;
     p.n_heads = nq;
@@ -116,12 +163,16 @@ Status Forward::attention_block(int layer, BackendBuffer& h, LayerActivations& r
     p.temperature_len = int(c_.attn_temperature_len);
     p.round_scores_bf16 = ref_;  // R(6)
     p.round_probs_bf16 = ref_;
-    BackendBuffer a = be_.alloc(size_t(T) * qr);  // [T, nq*d]
-    be_.attention(q.data(), k.data(), v.data(), a.data(), p);
-    R(a.data(), a.size());  // R(7)
-    // o-proj: rank r's columns; partial sums added in rank order (the explicit all-reduce).
-    be_.matmul(a.data(), int(qr), o_w->data(), int(qr), o.data(), H, T, H, int(qr), rank > 0);
+    a.push_back(be_.alloc(size_t(T) * size_t(qr[r])));
+    be_.attention(q[r].data(), k[r].data(), v[r].data(), a.back().data(), p);
+    R(a.back().data(), a.back().size());  // R(7)
   }
+  q.clear();
+  k.clear();
+  v.clear();
+  // o-proj: rank r's columns; partial sums added in rank order (the explicit all-reduce).
+  BackendBuffer o = be_.alloc(size_t(T) * H);  // [T, H]
+  G2_TRY(project_reduce(Role::AttnO, layer, -1, false, a, qr, o.data(), T, H));
   R(o.data(), o.size());  // R(4): one rounding of the reduced o-proj output
   auto post = load(Role::PostAttnNorm, layer);
   if (!post) return post.error();
@@ -135,7 +186,7 @@ Status Forward::attention_block(int layer, BackendBuffer& h, LayerActivations& r
 }
 
 Status Forward::ffn_block(int layer, BackendBuffer& h, LayerActivations& rec) {
-  const int T = T_, H = H_, E = c_.num_local_experts, K = c_.num_experts_per_tok, tp = opt_.tp;
+  const int T = T_, H = H_, E = c_.num_local_experts, K = c_.num_experts_per_tok;
   auto pre = load(Role::PreMoeNorm, layer);
   if (!pre) return pre.error();
   BackendBuffer x = be_.alloc(size_t(T) * H);  // [T, H]
@@ -157,9 +208,9 @@ Status Forward::ffn_block(int layer, BackendBuffer& h, LayerActivations& rec) {
   be_.download(rec.router_logits.data(), logits.data(), logits.size());
   rec.experts = idx;
 
-  // Experts, each loaded only if routed; rank r's partial outputs go to slots[r] at row t*k+j.
-  std::vector<BackendBuffer> slots;  // tp x [T*k, H]
-  for (int r = 0; r < tp; ++r) slots.push_back(be_.alloc(size_t(T) * K * H));
+  // Experts, each loaded only if routed (one matrix at a time); the rank-reduced output for
+  // token t's j-th choice goes to slot row t*k + j.
+  BackendBuffer slots = be_.alloc(size_t(T) * K * H);  // [T*k, H]
   for (int e = 0; e < E; ++e) {
     std::vector<int32_t> tok, slot;
     for (int t = 0; t < T; ++t)
@@ -170,66 +221,22 @@ Status Forward::ffn_block(int layer, BackendBuffer& h, LayerActivations& rec) {
         }
     if (tok.empty()) continue;
     const int n = int(tok.size());
-    auto w1 = w_.matrix(Role::ExpertGate, layer, e);
-    auto w3 = w_.matrix(Role::ExpertUp, layer, e);
-    auto w2 = w_.matrix(Role::ExpertDown, layer, e, /*exact_int8=*/ref_);  // R(12)
-    for (auto* m : {&w1, &w3, &w2})
-      if (!*m) return m->error();
-    BackendBuffer xe = be_.alloc(size_t(n) * H);  // [n, H]
+    BackendBuffer xe = be_.alloc(size_t(n) * H), dn = be_.alloc(size_t(n) * H);  // [n, H]
     be_.gather_rows(x.data(), tok.data(), n, H, xe.data());
-    for (int r = 0; r < tp; ++r) {
-      int64_t m1 = 0, m3 = 0, h2 = 0;
-      auto g_w = shard(*w1, Role::ExpertGate, layer, e, r, &m1);
-      auto u_w = shard(*w3, Role::ExpertUp, layer, e, r, &m3);
-      auto d_w = shard(*w2, Role::ExpertDown, layer, e, r, &h2);
-      for (auto* b : {&g_w, &u_w, &d_w})
-        if (!*b) return b->error();
-      const int M = int(m1);
-      if (m3 != m1 || h2 != H || d_w->size() != size_t(H) * M)
-        return invalid("layer " + std::to_string(layer) + " expert " + std::to_string(e) + ": w1/w3/w2 shapes disagree");
-      BackendBuffer g = be_.alloc(size_t(n) * M), u = be_.alloc(size_t(n) * M), dn = be_.alloc(size_t(n) * H);
-      be_.matmul(xe.data(), g_w->data(), g.data(), n, M, H);  // [n, M]
-      be_.matmul(xe.data(), u_w->data(), u.data(), n, M, H);
-      R(g.data(), g.size());  // R(10)
-      R(u.data(), u.size());
-      be_.gelu_mul(g.data(), u.data(), g.data(), g.size(), c_.hidden_act, false);  // R(11): f32
-      be_.matmul(g.data(), d_w->data(), dn.data(), n, H, M);  // [n, H], f32 (R(12))
-      be_.scatter_rows(dn.data(), slot.data(), n, H, slots[size_t(r)].data());
-    }
+    // One rank-reduced expert output per slot (R(12): the down projection keeps the exact
+    // int8 product in reference precision).
+    G2_TRY(gated_ffn(Role::ExpertGate, Role::ExpertUp, Role::ExpertDown, layer, e, ref_, xe.data(), n, dn.data()));
+    be_.scatter_rows(dn.data(), slot.data(), n, H, slots.data());
   }
-  // Combine (R(13): gates rounded to bf16, f32 sum in slot order) per rank, then the
-  // explicit all-reduce over ranks in order.
-  BackendBuffer moe = be_.alloc(size_t(T) * H), part = be_.alloc(size_t(T) * H);  // [T, H]
-  for (int r = 0; r < tp; ++r) {
-    be_.combine_topk(slots[size_t(r)].data(), gate.data(), T, K, H, r == 0 ? moe.data() : part.data(), ref_);
-    if (r > 0) be_.add(moe.data(), part.data(), moe.size());
-  }
-  slots.clear();
+  // Combine (R(13): gates rounded to bf16, f32 sum in slot order).
+  BackendBuffer moe = be_.alloc(size_t(T) * H);  // [T, H]
+  be_.combine_topk(slots.data(), gate.data(), T, K, H, moe.data(), ref_);
   R(moe.data(), moe.size());  // R(13): one cast of the combined expert output
 
   if (c_.residual_moe) {
     // Dense residual FFN (Grok-2): (mlp + moe) / sqrt(2). Same math as an expert.
-    Matrix wg, wu, wd;
-    G2_TRY(load_host({{Role::MlpGate, &wg}, {Role::MlpUp, &wu}, {Role::MlpDown, &wd}}, layer));
     BackendBuffer mlp = be_.alloc(size_t(T) * H);  // [T, H]
-    for (int r = 0; r < tp; ++r) {
-      int64_t ig = 0, iu = 0, hd = 0;
-      auto g_w = shard(wg, Role::MlpGate, layer, -1, r, &ig);
-      auto u_w = shard(wu, Role::MlpUp, layer, -1, r, &iu);
-      auto d_w = shard(wd, Role::MlpDown, layer, -1, r, &hd);
-      for (auto* b : {&g_w, &u_w, &d_w})
-        if (!*b) return b->error();
-      const int I = int(ig);
-      if (iu != ig || hd != H || d_w->size() != size_t(H) * I)
-        return invalid("layer " + std::to_string(layer) + ": dense MLP gate/up/down shapes disagree");
-      BackendBuffer g = be_.alloc(size_t(T) * I), u = be_.alloc(size_t(T) * I);
-      be_.matmul(x.data(), g_w->data(), g.data(), T, I, H);  // [T, I]
-      be_.matmul(x.data(), u_w->data(), u.data(), T, I, H);
-      R(g.data(), g.size());
-      R(u.data(), u.size());
-      be_.gelu_mul(g.data(), u.data(), g.data(), g.size(), c_.hidden_act, false);
-      be_.matmul(g.data(), I, d_w->data(), I, mlp.data(), H, T, H, I, r > 0);  // rank partials summed in order
-    }
+    G2_TRY(gated_ffn(Role::MlpGate, Role::MlpUp, Role::MlpDown, layer, -1, false, x.data(), T, mlp.data()));
     R(mlp.data(), mlp.size());
     be_.add(moe.data(), mlp.data(), moe.size());
     be_.scale(moe.data(), moe.size(), float(1.0 / std::sqrt(2.0)));

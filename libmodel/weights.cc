@@ -121,6 +121,7 @@ Expected<Matrix> CheckpointWeights::matrix(Role role, int layer, int expert, boo
     if (!sraw) return sraw.error();
     grok1_dequantize_f32(reinterpret_cast<const int8_t*>(raw->data()), reinterpret_cast<const uint16_t*>(sraw->data()),
                          m.rows, m.cols, int(sshape[0]), !exact_int8, m.data.data());
+    src_->release(*sc);
   } else {
     if (st->dtype == DType::F8_E4M3) {
       // FP8: real = fp8 * scale (libconvert/quant.h); the scale tensor's name and shape say the mode.
@@ -149,6 +150,7 @@ Expected<Matrix> CheckpointWeights::matrix(Role role, int layer, int expert, boo
       Fp8Scales scales{fs, m.rows, m.cols, std::vector<float>(cnt)};
       G2_TRY(src_->read(*sc, scales.s.data()));
       fp8_dequantize_rect(scales, 0, m.rows, 0, m.cols, raw->data(), m.data.data());
+      src_->release(*sc);
     } else if (st->dtype == DType::F8_E5M2) {
       return unsupported(src_->root() + ": \"" + spec->name + "\" is F8_E5M2; only F8_E4M3 weights are supported");
     } else {
@@ -174,6 +176,7 @@ Expected<Matrix> CheckpointWeights::embedding_rows(std::span<const int32_t> toke
     if (!raw) return raw.error();
     G2_TRY(convert_to_f32(st->dtype, raw->data(), n, &m.at(int64_t(i), 0)));
   }
+  src_->release(*st);
   return m;
 }
 
@@ -187,6 +190,7 @@ Expected<Matrix> CheckpointWeights::output_rows(int64_t begin, int64_t end) {
   if (!raw) return raw.error();
   Matrix m = Matrix::zeros(end - begin, st->shape[1]);
   G2_TRY(convert_to_f32(st->dtype, raw->data(), n, m.data.data()));
+  src_->release(*st);  // the forward streams the table in chunks: keep none of it resident
   return m;
 }
 

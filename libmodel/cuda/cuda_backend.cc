@@ -25,6 +25,7 @@
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/router.cuh"
 #include "libmodel/cuda/gemm.h"
+#include "libmodel/cuda/nccl_comm.h"
 
 namespace g2 {
 namespace {
@@ -107,6 +108,13 @@ class CudaBackend final : public Backend {
     return b;
   }
   void sync() override { G2_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+  // ---- tensor parallelism ---------------------------------------------------------------
+  // x[n] = sum over the TP ranks (NCCL, queued on the compute stream); no-op without a comm.
+  Status all_reduce_sum(float* x, size_t n) {
+    if (!opt_.comm) return Status::Ok();
+    return opt_.comm->all_reduce_sum(x, n, stream_);
+  }
 
   // ---- GEMM ---------------------------------------------------------------------------
   void matmul(const float* x, int ldx, const float* w, int ldw, float* y, int ldy, int T, int N, int K,

@@ -11,6 +11,8 @@
 
 namespace g2 {
 
+class NcclComm;  // libmodel/cuda/nccl_comm.h
+
 enum class CudaGemmPrecision {
   F32,   // cublasGemmEx on the f32 arrays, CUBLAS_COMPUTE_32F: the CPU backend's arithmetic
   Bf16,  // x and w rounded to BF16 on the device, cublasGemmEx BF16 x BF16 -> f32 with f32
@@ -19,6 +21,11 @@ enum class CudaGemmPrecision {
 
 struct CudaBackendOptions {
   CudaGemmPrecision gemm = CudaGemmPrecision::F32;
+  // One process per GPU (tensor parallelism): the communicator the backend's
+  // all_reduce_sum(x, n) uses. Null: single process, all_reduce_sum is a no-op. The
+  // backend's method has the signature `Status all_reduce_sum(float* x, size_t n)`, ready to
+  // override a Backend hook of that name once the forward calls one (docs/cuda.md).
+  std::shared_ptr<NcclComm> comm;
 };
 
 // Number of usable CUDA devices; 0 when there is no driver or no device (never aborts).

@@ -40,7 +40,14 @@ TEST(DistEnv, TorchrunVariables) {
   EXPECT_EQ(e->world_size, 16);
   EXPECT_EQ(e->local_rank, 3);
   EXPECT_EQ(e->master_addr, "node0");
-  EXPECT_EQ(e->master_port, 29500);
+  EXPECT_EQ(e->master_port, 29501) << "torchrun's store holds MASTER_PORT itself";
+  auto explicit_port = parse_dist_env(env_of({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "node0"},
+                                              {"MASTER_PORT", "29500"}, {"G2_NCCL_PORT", "31000"}}));
+  ASSERT_TRUE(explicit_port.ok()) << explicit_port.message();
+  EXPECT_EQ(explicit_port->master_port, 31000);
+  auto only_nccl_port = parse_dist_env(env_of({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "node0"},
+                                               {"G2_NCCL_PORT", "31000"}}));
+  EXPECT_TRUE(only_nccl_port.ok()) << only_nccl_port.message();
 }
 
 TEST(DistEnv, OpenMpiAndPmiVariables) {

@@ -134,3 +134,29 @@ TEST(SelfCheck, WithoutLogitsOnlyLayerZeroIsCompared) {
 
 }  // namespace
 }  // namespace g2
+
+namespace g2 {
+namespace {
+
+TEST(SelfCheck, TolerancePerPrecisionAndOverride) {
+  const Tolerance f = self_check_tolerance(Precision::F32), r = self_check_tolerance(Precision::Reference);
+  EXPECT_LT(f.max_rel_rms, r.max_rel_rms);
+  EXPECT_EQ(f.min_router_agreement, 1.0);
+  // An explicit tolerance wins: a tiny fault passes a loose bound and fails the default one.
+  const ModelConfig c = testing::tiny_config(true);
+  MemoryWeights w = testing::random_weights(c, Family::Grok2, 5);
+  auto cpu = make_cpu_backend();
+  FaultyBackend bad(Fault::RmsnormScale);
+  SelfCheckOptions loose;
+  loose.tolerance = self_check_tolerance(Precision::F32);
+  loose.tolerance->max_rel_rms = 0.5;
+  loose.tolerance->min_cosine = 0.5;
+  loose.tolerance->min_router_agreement = 0.0;
+  loose.tolerance->min_top1_agreement = 0.0;
+  auto ok = backend_self_check(w, *cpu, bad, kTokens, loose);
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  EXPECT_TRUE(ok->pass) << ok->summary();
+}
+
+}  // namespace
+}  // namespace g2

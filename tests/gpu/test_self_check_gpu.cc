@@ -9,6 +9,7 @@
 #include "kernels/cuda/check.h"
 #include "libmodel/cuda/host/self_check.h"
 #include "libmodel/cuda/nccl_comm.h"
+#include "libmodel/cuda/verified_backend.h"
 #include "tests/gpu/gpu_util.h"
 #include "tests/model/model_fixtures.h"
 
@@ -27,11 +28,26 @@ TEST(CudaSelfCheck, AgreesWithCpuOnRandomTinyModels) {
       ASSERT_TRUE(gpu.ok()) << gpu.message();
       SelfCheckOptions o;
       o.forward.precision = p;
-      if (p == Precision::Reference) o.tolerance.max_rel_rms = 1e-2;  // bf16 rounding points amplify ulps
       auto rep = backend_self_check(w, *cpu, **gpu, tokens, o);
       ASSERT_TRUE(rep.ok()) << rep.message();
       EXPECT_TRUE(rep->pass) << (grok2 ? "grok-2 " : "grok-1 ") << precision_name(p) << "\n" << rep->summary();
     }
+}
+
+TEST(CudaSelfCheck, VerifiedBackendOrAClearRefusal) {
+  const ModelConfig c = testing::tiny_config(true);
+  MemoryWeights w = testing::random_weights(c, Family::Grok2, 8);
+  const std::vector<int32_t> tokens = {1, 2, 3, 4};
+  auto v = make_verified_cuda_backend(w, tokens, 0);
+  if (cuda_device_count() == 0) {
+    ASSERT_FALSE(v.ok());
+    EXPECT_EQ(v.error().kind, ErrorKind::Unsupported);
+    EXPECT_EQ(v.message(), "no CUDA device");
+    return;
+  }
+  ASSERT_TRUE(v.ok()) << v.message();
+  EXPECT_TRUE(v->report.pass);
+  EXPECT_EQ(v->backend->name(), "cuda");
 }
 
 TEST(CudaNccl, AllReduceAcrossDevicesInOneProcess) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +15,9 @@
 #include "libconvert/source.h"
 #include "libmodel/forward.h"
 #include "libmodel/fp8_requant.h"
+#if defined(G2_HAVE_CUDA)
+#include "libmodel/cuda/verified_backend.h"
+#endif
 #include "report.h"
 
 namespace g2 {
@@ -125,6 +129,8 @@ int run(int argc, char** argv) {
   std::string config_a, config_b, reference_path, record_path;
   double atol = -1, rtol = -1;
   bool tp_exec = false, quiet = false, fp8_exact = false;
+  std::string backend_s = "cpu";
+  int device = 0;
   app.add_option("A", a_dir, "reference checkpoint directory")->required();
   app.add_option("B", b_dir, "checkpoint to verify against A");
   auto* tok_opt = app.add_option("--tokens", tokens_s, "token ids, comma separated");
@@ -150,6 +156,9 @@ int run(int argc, char** argv) {
   app.add_flag("--fp8-exact", fp8_exact,
                "B is an FP8 conversion of A: run A through the converter's FP8 round trip with B's scale "
                "scheme and require exact parity (default tolerance exact)");
+  app.add_option("--backend", backend_s, "cpu (OpenBLAS) or cuda (when built with CUDA and a device exists)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--device", device, "CUDA device for --backend cuda");
   app.add_flag("-q,--quiet", quiet, "no progress on stderr");
   try {
     app.parse(argc, argv);
@@ -203,16 +212,35 @@ int run(int argc, char** argv) {
   ForwardOptions opt;
   opt.precision = prec;
   opt.num_layers = layers.back() + 1;
-  if (!quiet) opt.on_layer = [&](int l) { std::fprintf(stderr, "\r  layer %d/%d", l + 1, opt.num_layers); };
+  auto t_layer = std::chrono::steady_clock::now();
+  if (!quiet)
+    opt.on_layer = [&](int l) {
+      const auto now = std::chrono::steady_clock::now();
+      std::fprintf(stderr, "  layer %d/%d: %.1f ms\n", l + 1, opt.num_layers,
+                   std::chrono::duration<double, std::milli>(now - t_layer).count());
+      t_layer = now;
+    };
 
-  auto be = make_cpu_backend();
+  std::unique_ptr<Backend> be;
+  if (backend_s == "cuda") {
+#if defined(G2_HAVE_CUDA)
+    // Self-checked against the CPU backend on A's layer 0 and logits before it is trusted.
+    auto cb = make_verified_cuda_backend(*a->w, tokens, device);
+    if (!cb) return fail_input(cb.message());
+    be = std::move(cb->backend);
+#else
+    return fail_input("--backend cuda: this build has no CUDA backend (configure with nvcc present)");
+#endif
+  } else {
+    be = make_cpu_backend();
+  }
   auto run_side = [&](Side& s, int tp, const char* label, WeightSource* w = nullptr) -> Expected<ActivationRecord> {
     if (!w) w = s.w.get();
     if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, w->describe().c_str());
     ForwardOptions o = opt;
     o.tp = tp;
+    t_layer = std::chrono::steady_clock::now();
     auto r = run_forward(*w, *be, tokens, o);
-    if (!quiet) std::fprintf(stderr, "\n");
     if (!r) return Error{r.error().kind, s.dir + ": " + r.message()};
     return r;
   };

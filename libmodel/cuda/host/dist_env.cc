@@ -124,15 +124,21 @@ Expected<DistEnv> parse_dist_env(const EnvLookup& get) {
   }
   if (const char* f = get("G2_NCCL_ID_FILE"); f && *f) env.id_file = f;
   if (const char* a = get("MASTER_ADDR"); a && *a) env.master_addr = a;
-  if (get("MASTER_PORT")) {
-    auto p = env_int(get, "MASTER_PORT", 1, 65535);
+  // torchrun's own TCPStore already listens on MASTER_PORT on rank 0's host, so the id
+  // rendezvous uses G2_NCCL_PORT, or by default the port just above MASTER_PORT.
+  if (get("G2_NCCL_PORT")) {
+    auto p = env_int(get, "G2_NCCL_PORT", 1, 65535);
     if (!p) return p.error();
     env.master_port = *p;
+  } else if (get("MASTER_PORT")) {
+    auto p = env_int(get, "MASTER_PORT", 1, 65534);
+    if (!p) return p.error();
+    env.master_port = *p + 1;
   }
   if (env.world_size > 1 && env.id_file.empty() && (env.master_addr.empty() || env.master_port == 0))
     return invalid(std::string("multi-process run (") + std::string(launcher_name(env.launcher)) + ", world size " +
                    std::to_string(env.world_size) +
-                   "): set MASTER_ADDR and MASTER_PORT (TCP rendezvous on rank 0's host) or G2_NCCL_ID_FILE "
+                   "): set MASTER_ADDR and MASTER_PORT or G2_NCCL_PORT (TCP rendezvous on rank 0's host) or G2_NCCL_ID_FILE "
                    "(a path on a filesystem every rank sees)");
   return env;
 }

@@ -26,6 +26,7 @@ struct DistEnv {
   Launcher launcher = Launcher::Single;
   int rank = 0, world_size = 1, local_rank = 0;
   std::string master_addr;  // rendezvous host (TCP), empty when a file is used
+  // TCP rendezvous port: G2_NCCL_PORT, else MASTER_PORT + 1 (torchrun's store holds MASTER_PORT).
   int master_port = 0;
   std::string id_file;      // G2_NCCL_ID_FILE: rendezvous through a shared file instead
 };

@@ -7,6 +7,7 @@
 // deliberately faulty); g2diff --backend cuda runs it with the CPU and CUDA backends.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,14 +20,17 @@
 
 namespace g2 {
 
-// Tolerance for two backends that both compute in f32 and differ only in summation order
-// and transcendental-function ulps: aggregate bounds, identical routing and top-1.
-Tolerance self_check_tolerance();
+// Tolerance for two backends that differ only in summation order, fused multiply-adds and
+// transcendental-function ulps. F32: relative RMS <= 1e-4, cosine >= 0.99999, identical
+// expert sets and argmax. Reference: its bf16 rounding points can turn a 1-ulp difference
+// into one bf16 step (2^-8), so relative RMS <= 1e-2, cosine >= 0.9999, and 90% router /
+// top-1 agreement (a near-tie may flip).
+Tolerance self_check_tolerance(Precision p);
 
 struct SelfCheckOptions {
   ForwardOptions forward;   // precision, tp, reference_shards, logits_chunk (num_layers is ignored)
   bool logits = true;       // also compare the one-layer model's logits
-  Tolerance tolerance = self_check_tolerance();
+  std::optional<Tolerance> tolerance;  // default: self_check_tolerance(forward.precision)
 };
 
 struct SelfCheckEntry {
