@@ -2,7 +2,7 @@
 # CI regression gate, Grok-2 part: the golden Grok-2 tiny TP8 set (g2synth, digest-checked)
 # converted to {TP1 hf, TP2 rank, TP4 tp, TP16 rank} x {keep, fp8 tensor, fp8 block 8}. Each
 # result must (1) pass g2diff against the source with the conversion's preset (same dtype:
-# exact; FP8: the fp8 bound), (2) pass g2diff against the golden NumPy activations, and for
+# exact; FP8: the fp8 bound, and exact against the converter's FP8 round trip), (2) pass g2diff against the golden NumPy activations, and for
 # same-dtype reshards (3) keep the layout-independent model digest of the source.
 source "$G2_SOURCE_DIR/tests/cli/gate_lib.bash"
 G2GOLD="$GOLDEN/grok2-tiny.numpy.safetensors.zst"
@@ -32,7 +32,11 @@ one() {  # one TP LAYOUT DTYPE
     [ "$layout" = hf ] || check "$name vs source (rank by rank)" 0 "$WORK/src" "$out" --tp-exec
   else
     check "$name vs source (fp8 preset)" 0 "$WORK/src" "$out"
+    # bit-exact against the source pushed through the converter's own FP8 round trip
+    check "$name vs source (--fp8-exact)" 0 "$WORK/src" "$out" --fp8-exact
     check "$name vs golden (fp8 preset)" 0 "$out" --reference "$G2GOLD" --tolerance fp8
+    [ "$layout" = hf ] || check "$name vs source (--fp8-exact, rank by rank)" 0 "$WORK/src" "$out" --fp8-exact \
+      --tp-exec --tolerance f32
   fi
 }
 for target in "1 hf" "2 rank" "4 tp" "16 rank"; do
