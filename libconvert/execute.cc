@@ -275,7 +275,9 @@ Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, con
   const int threads = std::max(1, std::min<int>(opt.threads, int(plan.files.size())));
   // Chunk scratch per thread: the budget minus the writer's buffer and a fixed reserve.
   const uint64_t per_thread = opt.mem_limit / uint64_t(std::max(1, opt.threads));
-  const uint64_t chunk_bytes = std::max<uint64_t>(per_thread > (16u << 20) ? per_thread - (12u << 20) : per_thread / 4, 64u << 10);
+  // Three quarters of each thread's share go to chunk buffers: the rest covers the writer's
+  // 4 MiB buffer, allocator slack and source pages between reading and dropping them.
+  const uint64_t chunk_bytes = std::max<uint64_t>(per_thread / 4 * 3 > (8u << 20) ? per_thread / 4 * 3 - (8u << 20) : per_thread / 4, 64u << 10);
   std::atomic<size_t> next{0};
   auto worker = [&] {
     for (;;) {

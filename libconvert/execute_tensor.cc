@@ -195,7 +195,7 @@ class LogicalReader {
   }
 
   // Bytes of one full logical row as read (for chunk sizing).
-  uint64_t row_read_bytes() const { return uint64_t(src_cols_) * es_; }
+  uint64_t row_read_bytes() const { return uint64_t(r_.transpose ? K_ : src_cols_) * es_; }
 
  private:
   void drop_piece_rows(int64_t r0, int64_t r1) {
@@ -273,7 +273,7 @@ Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& s
       return;
     }
     Fp8ScaleBuilder b(r.fp8, r.rows, r.cols, r.logical);
-    const int64_t step = chunk_rows_for(chunk_bytes, uint64_t(r.cols) * 4 + rd.row_read_bytes(), r.rows);
+    const int64_t step = chunk_rows_for(chunk_bytes, uint64_t(r.cols) * 4 + 2 * rd.row_read_bytes(), r.rows);
     std::vector<float> buf(size_t(step * r.cols));
     for (int64_t r0 = 0; r0 < r.rows; r0 += step) {
       const int64_t r1 = std::min(r.rows, r0 + step);
@@ -333,7 +333,8 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   const int64_t w = ce - cb;
   const uint32_t oes = dtype_size(job.t.dtype);
   // per logical row: what is read, the f32 values, their round trip, and the encoded output
-  const uint64_t row_cost = rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
+  // (a row read from a multi-piece source may pass through two full-width buffers)
+  const uint64_t row_cost = 2 * rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
   const int64_t step = chunk_rows_for(job.chunk_bytes, row_cost, re - rb);
   std::vector<uint8_t> out(size_t(uint64_t(step) * uint64_t(w) * oes));
   std::vector<float> vals, back;

@@ -63,9 +63,11 @@ Status Fp8ScaleBuilder::add_rows(int64_t row0, int64_t rows, const float* w) {
     const int64_t gr = row0 + r;
     if (spec_.mode == Fp8ScaleMode::Block) {
       float* a = &amax_[size_t(gr / spec_.block_n * kb)];
-      for (int64_t c = 0; c < k_; ++c) {
-        float& m = a[c / spec_.block_k];
-        m = std::max(m, std::fabs(row[c]));
+      for (int64_t b = 0; b < kb; ++b) {
+        float m = a[b];
+        const int64_t end = std::min(k_, (b + 1) * spec_.block_k);
+        for (int64_t c = b * spec_.block_k; c < end; ++c) m = std::max(m, std::fabs(row[c]));
+        a[b] = m;
       }
     } else {
       float m = 0.0f;
@@ -84,16 +86,47 @@ Fp8Scales Fp8ScaleBuilder::finish() const {
   return sc;
 }
 
+namespace {
+
+// Calls fn(c_begin, c_end, scale) over the runs of columns of row `row` that share a scale
+// (one run per block column in block mode), so the per-element loop does no index math.
+template <class Fn>
+void for_each_scale_run(const Fp8Scales& sc, int64_t row, int64_t col0, int64_t cols, Fn&& fn) {
+  if (sc.spec.mode != Fp8ScaleMode::Block) {
+    fn(int64_t(0), cols, sc.at(row, col0));
+    return;
+  }
+  const int64_t bk = sc.spec.block_k;
+  for (int64_t c = 0; c < cols;) {
+    const int64_t gc = col0 + c;
+    const int64_t run = std::min(cols - c, bk - gc % bk);
+    fn(c, c + run, sc.at(row, gc));
+    c += run;
+  }
+}
+
+}  // namespace
+
 void fp8_quantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t col0, int64_t cols, const float* w,
                        uint8_t* q) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) q[r * cols + c] = fp8_quantize(w[r * cols + c], sc.at(row0 + r, col0 + c));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* wr = w + r * cols;
+    uint8_t* qr = q + r * cols;
+    for_each_scale_run(sc, row0 + r, col0, cols, [&](int64_t a, int64_t b, float s) {
+      for (int64_t c = a; c < b; ++c) qr[c] = fp8_quantize(wr[c], s);
+    });
+  }
 }
 
 void fp8_dequantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t col0, int64_t cols, const uint8_t* q,
                          float* w) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) w[r * cols + c] = fp8_dequantize(q[r * cols + c], sc.at(row0 + r, col0 + c));
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* qr = q + r * cols;
+    float* wr = w + r * cols;
+    for_each_scale_run(sc, row0 + r, col0, cols, [&](int64_t a, int64_t b, float s) {
+      for (int64_t c = a; c < b; ++c) wr[c] = fp8_dequantize(qr[c], s);
+    });
+  }
 }
 
 Expected<Shape> fp8_scale_slice_shape(const Fp8Spec& spec, int64_t n, int64_t k, int axis, int64_t begin, int64_t end,

@@ -15,7 +15,9 @@ namespace g2 {
 
 class SafetensorsWriter {
  public:
-  // Tensors are stored in the file in the order given.
+  // Tensors are stored in the file in the order given, back to back (the format allows no
+  // gaps). The data section starts 8-byte aligned; a tensor's own alignment then depends on
+  // the sizes before it, so readers copy (read_rows) rather than cast misaligned views.
   static Expected<SafetensorsWriter> create(const std::string& path, std::vector<SafetensorsDecl> tensors,
                                             const std::map<std::string, std::string>& metadata = {});
 

@@ -175,8 +175,10 @@ TEST(Execute, ReshardIsByteExactAcrossTpAndLayouts) {
     want[t.name] = std::vector<uint8_t>(p, p + t.pieces[0].view.nbytes());
   }
   int n = 0;
-  for (int tp : {1, 2, 4, 8, 16})
-    for (OutLayout lay : {OutLayout::Tp, OutLayout::Rank}) {
+  // every TP and both sharded layouts, without the full cross product (each run fsyncs ~40 files)
+  const std::pair<int, OutLayout> cases[] = {{1, OutLayout::Tp},   {2, OutLayout::Rank}, {4, OutLayout::Tp},
+                                             {8, OutLayout::Rank}, {16, OutLayout::Rank}, {16, OutLayout::Tp}};
+  for (auto [tp, lay] : cases) {
       const std::string dst = tmp.path + "/out" + std::to_string(n++);
       TargetSpec t;
       t.tp = tp;

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
                                                              Grok-1 JAX int8 -> Grok-2 layout, BF16
   g2convert grok-2/ out/ --tp 4 --dry-run                    print the plan, read no tensor data
 Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 2 bad input.)");
-  std::string src_dir, dst_dir, layout_s, dtype_s = "keep", fp8_scale_s, to_s, config_path, mem_s = "512M";
+  std::string src_dir, dst_dir, layout_s, dtype_s = "keep", fp8_scale_s, to_s, config_path, mem_s = "512M", max_file_s = "5G";
   std::optional<int> tp, fp8_block;
   std::optional<int64_t> vocab;
   bool dry_run = false, as_json = false, force = false;
@@ -128,6 +128,7 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   app.add_flag("--json", as_json, "print a JSON summary on stdout");
   app.add_option("--threads", threads, "worker threads (output files in parallel)")->check(CLI::Range(1, 256));
   app.add_option("--mem-limit", mem_s, "memory budget for tensor buffers, e.g. 512M, 2G (default 512M)");
+  app.add_option("--max-file-size", max_file_s, "--layout hf: start a new file past this size (default 5G)");
   app.add_flag("--force", force, "overwrite a non-empty or different destination; allow trimming the vocab below the tokenizer");
   try {
     app.parse(argc, argv);
@@ -141,8 +142,11 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   const auto mem = parse_size(mem_s);
   if (!mem) return fail("--mem-limit \"" + mem_s + "\" is not a size (examples: 512M, 2G, 1073741824)");
   if (*mem < (16ull << 20)) return fail("--mem-limit " + mem_s + " is below the 16M minimum");
+  const auto max_file = parse_size(max_file_s);
+  if (!max_file) return fail("--max-file-size \"" + max_file_s + "\" is not a size (examples: 2G, 500M)");
   TargetSpec target;
   target.tp = tp;
+  target.hf_max_file_bytes = *max_file;
   if (!layout_s.empty()) target.layout = layout_s == "hf" ? OutLayout::Hf : layout_s == "tp" ? OutLayout::Tp : OutLayout::Rank;
   target.dtype = dtype_s == "bf16" ? DTypeTarget::BF16 : dtype_s == "fp8" ? DTypeTarget::FP8 : DTypeTarget::Keep;
   if ((!fp8_scale_s.empty() || fp8_block) && target.dtype != DTypeTarget::FP8)
