@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kernels/ops/activation.h"
+#include "libconvert/status.h"
 
 namespace g2 {
 
@@ -88,6 +89,17 @@ class Backend {
   virtual BackendBuffer from_host(std::vector<float>&& host);
   // Wait for queued work (no-op on cpu).
   virtual void sync() {}
+
+  // ---- tensor parallelism, one rank per process/worker ------------------------------------
+  // In place: x[n] = sum over the TP group's ranks of x[n]. Called by the forward with
+  // ForwardOptions::only_rank set, once after the attention output projection and once after
+  // every row-parallel FFN projection, in the same order on every rank. A single-process
+  // backend has no group: the default is a no-op. CUDA: NCCL (libmodel/cuda/nccl_comm.h).
+  virtual Status all_reduce_sum(float* x, size_t n) {
+    (void)x;
+    (void)n;
+    return Status::Ok();
+  }
 
   // ---- GEMM ---------------------------------------------------------------------------
   // y[T, N] (+)= x[T, K] @ w[N, K]^T with leading dimensions (in floats) ldx, ldw, ldy, so a

@@ -28,6 +28,10 @@ class Forward {
   }
   // A scalar multiplier: JAX turns a Python float times a bf16 array into a bf16 multiplier.
   float multiplier(double m) const { return ref_ ? round_bf16(float(m)) : float(m); }
+  // The ranks this process computes: all tp of them in order, or only opt_.only_rank. Per-rank
+  // vectors below are indexed by position i, rank_of(i) names the rank.
+  int n_local() const { return opt_.only_rank >= 0 ? 1 : opt_.tp; }
+  int rank_of(int i) const { return opt_.only_rank >= 0 ? opt_.only_rank : i; }
 
   Expected<BackendBuffer> load(Role role, int layer, int expert = -1, bool exact_int8 = false) {
     auto m = w_.matrix(role, layer, expert, exact_int8);
@@ -46,9 +50,9 @@ class Forward {
                      std::to_string(full->cols) + " input columns; expected " + std::to_string(K));
     out.clear();
     rows.clear();
-    for (int r = 0; r < opt_.tp; ++r) {
+    for (int i = 0; i < n_local(); ++i) {
       int64_t nr = 0;
-      auto w = shard(*full, role, layer, expert, r, &nr);
+      auto w = shard(*full, role, layer, expert, rank_of(i), &nr);
       if (!w) return w.error();
       out.push_back(be_.alloc(size_t(n) * size_t(nr)));
       rows.push_back(int(nr));
@@ -58,6 +62,7 @@ class Forward {
   }
   // Row-parallel projection with the explicit all-reduce: y[n, N] = sum over r in rank order
   // of in[r][n, cols_r] @ shard_r(W)^T (o-proj, down, w2). exact_int8: see WeightSource.
+  // With only_rank: this rank's partial, then the backend's all-reduce over the TP group.
   Status project_reduce(Role role, int layer, int expert, bool exact_int8, const std::vector<BackendBuffer>& in,
                         const std::vector<int>& cols, float* y, int n, int N) {
     auto full = w_.matrix(role, layer, expert, exact_int8);
@@ -65,15 +70,18 @@ class Forward {
     if (full->rows != N)
       return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
                      std::to_string(full->rows) + " output rows; expected " + std::to_string(N));
-    for (int r = 0; r < opt_.tp; ++r) {
+    for (int i = 0; i < n_local(); ++i) {
+      const int r = rank_of(i);
+      const size_t k = size_t(i);
       int64_t nr = 0;
       auto w = shard(*full, role, layer, expert, r, &nr);
       if (!w) return w.error();
-      if (nr != N || w->size() != size_t(N) * size_t(cols[size_t(r)]))
+      if (nr != N || w->size() != size_t(N) * size_t(cols[k]))
         return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + ": rank " +
                        std::to_string(r) + "'s shard does not match its inputs");
-      be_.matmul(in[size_t(r)].data(), cols[size_t(r)], w->data(), cols[size_t(r)], y, N, n, N, cols[size_t(r)], r > 0);
+      be_.matmul(in[k].data(), cols[k], w->data(), cols[k], y, N, n, N, cols[k], i > 0);
     }
+    if (opt_.only_rank >= 0) return be_.all_reduce_sum(y, size_t(n) * size_t(N));
     return Status::Ok();
   }
   // Rank `rank`'s shard of a full host matrix, in backend memory; `rows` receives its row count.
@@ -97,7 +105,7 @@ class Forward {
     std::vector<int> gr, ur;
     G2_TRY(project(gate, layer, expert, x, n, H_, g, gr));
     G2_TRY(project(up, layer, expert, x, n, H_, u, ur));
-    for (int r = 0; r < opt_.tp; ++r) {
+    for (int r = 0; r < n_local(); ++r) {
       if (gr[size_t(r)] != ur[size_t(r)])
         return invalid("layer " + std::to_string(layer) + ": " + std::string(role_name(gate)) + " and " +
                        std::string(role_name(up)) + " widths disagree");
@@ -138,8 +146,9 @@ Status Forward::attention_block(int layer, BackendBuffer& h, LayerActivations& r
   G2_TRY(project(Role::AttnK, layer, -1, x.data(), T, H, k, kr));
   G2_TRY(project(Role::AttnV, layer, -1, x.data(), T, H, v, vr));
   std::vector<BackendBuffer> a;  // per rank: [T, nq_r*d]
-  for (int rank = 0; rank < opt_.tp; ++rank) {
-    const size_t r = size_t(rank);
+  for (int i = 0; i < n_local(); ++i) {
+    const size_t r = size_t(i);
+    const int rank = rank_of(i);
     const int nq = qr[r] / d, nkv = kr[r] / d;
     if (nq * d != qr[r] || nkv * d != kr[r] || kr[r] != vr[r] || nkv == 0 || nq % nkv != 0)
       return invalid("layer " + std::to_string(layer) + ": attention shard of rank " + std::to_string(rank) +
@@ -314,6 +323,9 @@ Expected<ActivationRecord> Forward::run(std::span<const int32_t> tokens) {
     return invalid(c_.source + ": residual_moe needs intermediate_size > 0");
   if (opt_.tp < 1) return invalid("tp must be >= 1");
   if (opt_.tp > 1) G2_TRY(check_tp(layout_, c_, opt_.tp));
+  if (opt_.only_rank >= 0 && (opt_.tp < 2 || opt_.only_rank >= opt_.tp))
+    return invalid("only_rank " + std::to_string(opt_.only_rank) + " needs tp > 1 and a rank below tp (tp " +
+                   std::to_string(opt_.tp) + ")");
   if (tokens.empty()) return invalid("no tokens to run");
   const int L = opt_.num_layers < 0 ? c_.num_hidden_layers : std::min(opt_.num_layers, c_.num_hidden_layers);
 
@@ -326,6 +338,7 @@ Expected<ActivationRecord> Forward::run(std::span<const int32_t> tokens) {
   rec.metadata["config_fingerprint"] = model_config_fingerprint(c_);
   rec.metadata["precision"] = std::string(precision_name(opt_.precision));
   rec.metadata["tp_exec"] = std::to_string(opt_.tp);
+  if (opt_.only_rank >= 0) rec.metadata["tp_rank"] = std::to_string(opt_.only_rank);
   rec.metadata["source"] = w_.describe();
 
   // Embedding: R(1) row -> bf16, times bf16(multiplier) -> bf16.

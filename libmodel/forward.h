@@ -25,6 +25,11 @@ struct ForwardOptions {
   // layout's shard_range), all-reduces as explicit sums over ranks 0..tp-1 in order
   // (attention o-proj partials, FFN partials). 1: merged execution.
   int tp = 1;
+  // >= 0 (needs tp > 1): compute only this rank's shards, one rank per process (or worker);
+  // each all-reduce above becomes Backend::all_reduce_sum over the TP group instead of the
+  // in-order sum. Everything replicated (norms, router, embedding, logits) runs on every
+  // rank, so every rank ends with the same record. -1: all ranks in this process.
+  int only_rank = -1;
   int num_layers = -1;  // run layers [0, num_layers); -1: all (logits only then)
   // Reference precision, tied output projection split on the hidden axis (Grok-1): the JAX
   // run's model-axis size; the logits GEMM is computed as that many hidden-block partial

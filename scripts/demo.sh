@@ -7,7 +7,7 @@
 #      rank by rank as a TP8 server would run it, and against the public JAX reference.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${1:-build}
+BUILD=$(cd "$SRC" && cd "${1:-build}" && pwd)   # absolute or relative to the repository
 BIN=$BUILD/bin
 W=$BUILD/demo
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
@@ -45,6 +45,9 @@ title "3. What was written" "g2inspect $W/grok2-fp8-tp8"
   table { if (++n <= 6) print; next }
   { print }'
 ls "$W/grok2-fp8-tp8" | sed -n '1p;2p;3p;$p' | sed '3a\  ...'
+
+echo "integrity (g2convert's manifest, every tensor read, no NaN/Inf):"
+"$BIN/g2inspect" "$W/grok2-fp8-tp8" --verify | tail -1
 
 title "4. Parity: the FP8 Grok-2 set against the int8 Grok-1 source, layer by layer" \
   "g2diff $W/grok1-tiny $W/grok2-fp8-tp8"

@@ -111,7 +111,7 @@ class CudaBackend final : public Backend {
 
   // ---- tensor parallelism ---------------------------------------------------------------
   // x[n] = sum over the TP ranks (NCCL, queued on the compute stream); no-op without a comm.
-  Status all_reduce_sum(float* x, size_t n) {
+  Status all_reduce_sum(float* x, size_t n) override {
     if (!opt_.comm) return Status::Ok();
     return opt_.comm->all_reduce_sum(x, n, stream_);
   }

@@ -22,9 +22,8 @@ enum class CudaGemmPrecision {
 struct CudaBackendOptions {
   CudaGemmPrecision gemm = CudaGemmPrecision::F32;
   // One process per GPU (tensor parallelism): the communicator the backend's
-  // all_reduce_sum(x, n) uses. Null: single process, all_reduce_sum is a no-op. The
-  // backend's method has the signature `Status all_reduce_sum(float* x, size_t n)`, ready to
-  // override a Backend hook of that name once the forward calls one (docs/cuda.md).
+  // all_reduce_sum(x, n) uses (Backend::all_reduce_sum, called by the forward when
+  // ForwardOptions::only_rank is set). Null: single process, all_reduce_sum is a no-op.
   std::shared_ptr<NcclComm> comm;
 };
 

@@ -18,6 +18,7 @@
 #if defined(G2_HAVE_CUDA)
 #include "libmodel/cuda/verified_backend.h"
 #endif
+#include "dist.h"
 #include "report.h"
 
 namespace g2 {
@@ -128,7 +129,7 @@ int run(int argc, char** argv) {
   std::string a_dir, b_dir, tokens_s, prompt_file, layers_s, mode_s = "f32", tolerance_s, json_path, junit_path;
   std::string config_a, config_b, reference_path, record_path;
   double atol = -1, rtol = -1;
-  bool tp_exec = false, quiet = false, fp8_exact = false;
+  bool tp_exec = false, quiet = false, fp8_exact = false, dist = false;
   std::string backend_s = "cpu";
   int device = 0;
   app.add_option("A", a_dir, "reference checkpoint directory")->required();
@@ -158,7 +159,12 @@ int run(int argc, char** argv) {
                "scheme and require exact parity (default tolerance exact)");
   app.add_option("--backend", backend_s, "cpu (OpenBLAS) or cuda (when built with CUDA and a device exists)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
-  app.add_option("--device", device, "CUDA device for --backend cuda");
+  auto* dev_opt = app.add_option("--device", device, "CUDA device for --backend cuda");
+  app.add_flag("--dist", dist,
+               "one process per GPU: this process runs its TP rank (launcher env: RANK/WORLD_SIZE/LOCAL_RANK, "
+               "OMPI_COMM_WORLD_*, PMI_*) on CUDA with NCCL all-reduces; implies --tp-exec and --backend cuda; "
+               "rank 0 prints the report and writes the files")
+      ->excludes(dev_opt);
   app.add_flag("-q,--quiet", quiet, "no progress on stderr");
   try {
     app.parse(argc, argv);
@@ -170,6 +176,12 @@ int run(int argc, char** argv) {
   if (n_modes != 1) return fail_input("give exactly one of: B, --reference ACTS, --record ACTS");
   if ((atol >= 0) != (rtol >= 0)) return fail_input("--atol and --rtol go together");
   const Precision prec = mode_s == "reference" ? Precision::Reference : Precision::F32;
+  if (dist) {
+    if (app.count("--backend") && backend_s != "cuda") return fail_input("--dist runs on --backend cuda only");
+    if (Status st = dist_available(); !st) return fail_input(st.message());
+    backend_s = "cuda";
+    tp_exec = true;
+  }
 
   auto a = open_side(a_dir, config_a);
   if (!a) return fail_input(a.message());
@@ -221,8 +233,30 @@ int run(int argc, char** argv) {
       t_layer = now;
     };
 
+  std::optional<Side> bside;
+  if (!b_dir.empty()) {
+    auto b = open_side(b_dir, config_b);
+    if (!b) return fail_input(b.message());
+    bside = std::move(*b);
+  }
   std::unique_ptr<Backend> be;
-  if (backend_s == "cuda") {
+  int rank = 0;  // --dist: this process's TP rank (0 prints)
+  if (dist) {
+    // Every side that runs is executed rank-parallel, so each must be a TP-N set with N = world size.
+    const int tp = bside ? bside->tp : a->tp;
+    if (tp <= 1) return fail_input((bside ? b_dir : a_dir) + ": --dist needs a TP set (config.json g2_layout.tp > 1)");
+    if (bside && a->tp != tp)
+      return fail_input("--dist: A has tp " + std::to_string(a->tp) + " and B tp " + std::to_string(tp) +
+                        "; both must be TP sets of the world size (or record A with --record, then use --reference)");
+    auto g = join_tp_group(*a->w, tokens, tp);  // self-checked on A's layer 0
+    if (!g) return fail_input(g.message());
+    be = std::move(g->backend);
+    rank = g->rank;
+    if (rank != 0) {
+      quiet = true;
+      opt.on_layer = nullptr;
+    }
+  } else if (backend_s == "cuda") {
 #if defined(G2_HAVE_CUDA)
     // Self-checked against the CPU backend on A's layer 0 and logits before it is trusted.
     auto cb = make_verified_cuda_backend(*a->w, tokens, device);
@@ -239,18 +273,13 @@ int run(int argc, char** argv) {
     if (!quiet) std::fprintf(stderr, "g2diff: running %s %s\n", label, w->describe().c_str());
     ForwardOptions o = opt;
     o.tp = tp;
+    if (dist && tp > 1) o.only_rank = rank;
     t_layer = std::chrono::steady_clock::now();
     auto r = run_forward(*w, *be, tokens, o);
     if (!r) return Error{r.error().kind, s.dir + ": " + r.message()};
     return r;
   };
 
-  std::optional<Side> bside;
-  if (!b_dir.empty()) {
-    auto b = open_side(b_dir, config_b);
-    if (!b) return fail_input(b.message());
-    bside = std::move(*b);
-  }
   std::unique_ptr<Fp8RequantWeights> requant;
   if (fp8_exact) {
     if (!bside || !bside->w->config().fp8.present || a->linear_dtype == DType::F8_E4M3)
@@ -265,9 +294,10 @@ int run(int argc, char** argv) {
   }
   const bool a_ranked = tp_exec && b_dir.empty();
   if (a_ranked && a->tp <= 1) return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
-  auto ra = run_side(*a, a_ranked ? a->tp : 1, "A", requant.get());
+  auto ra = run_side(*a, a_ranked || dist ? a->tp : 1, "A", requant.get());
   if (!ra) return fail_input(ra.message());
   if (!record_path.empty()) {
+    if (rank != 0) return kOk;  // every rank holds the same record; rank 0 writes it
     ra->metadata["tool"] = "g2diff";
     if (Status st = write_activations(record_path, *ra); !st) return fail_input(st.message());
     std::cout << "recorded " << ra->layers.size() << " layers" << (ra->logits.empty() ? "" : " and logits")
@@ -283,7 +313,7 @@ int run(int argc, char** argv) {
   if (recorded) {
     if (preset.empty()) preset = "bf16";  // recorded by another implementation or machine
     rep.a = reference_path + " (recorded activations)";
-    rep.b = a->describe() + (a_ranked ? " [rank-by-rank]" : "");
+    rep.b = a->describe() + (dist ? " [one process per rank]" : a_ranked ? " [rank-by-rank]" : "");
     got = std::move(*ra);
     ref = std::move(*recorded);
   } else {
@@ -293,16 +323,16 @@ int run(int argc, char** argv) {
         cb.vocab_size != ca.vocab_size || cb.num_local_experts != ca.num_local_experts)
       return fail_input("A and B have different geometry (hidden, layers, vocab or experts): not the same model");
     if (tp_exec && b->tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
-    if (preset.empty() && fp8_exact) preset = "exact";
     if (preset.empty()) {
-      preset = auto_preset(*a, *b);
-      // Rank-by-rank execution sums K-split partials: same math, another f32 summation order.
+      preset = fp8_exact ? "exact" : auto_preset(*a, *b);
+      // Rank-by-rank execution sums K-split partials: same math, another f32 summation order
+      // (with --fp8-exact too: A runs unsharded, B rank by rank).
       if (tp_exec && preset == "exact") preset = "f32";
     }
     auto rb = run_side(*b, tp_exec ? b->tp : 1, "B");
     if (!rb) return fail_input(rb.message());
     rep.a = requant ? a->describe() + ", " + requant->describe().substr(a->w->describe().size() + 1) : a->describe();
-    rep.b = b->describe() + (tp_exec ? " [rank-by-rank]" : "");
+    rep.b = b->describe() + (dist ? " [one process per rank]" : tp_exec ? " [rank-by-rank]" : "");
     got = std::move(*rb);
     ref = std::move(*ra);
   }
@@ -327,6 +357,7 @@ int run(int argc, char** argv) {
   build_report(got, ref, tol, layers, &rep);
   if (rep.layers.size() != layers.size())
     return fail_input("the reference activations do not hold every requested layer (use --layers)");
+  if (rank != 0) return rep.pass ? kOk : kParityFailed;  // same records on every rank: rank 0 reports
   std::cout << render_table(rep);
   if (!json_path.empty())
     if (Status st = write_text(json_path, render_json(rep)); !st) return fail_input(st.message());

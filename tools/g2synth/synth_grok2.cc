@@ -15,6 +15,7 @@
 #include "libconvert/format/grok2_tp.h"
 #include "libconvert/format/index.h"
 #include "libconvert/format/safetensors_writer.h"
+#include "libconvert/plan.h"
 #include "tools/g2synth/synth.h"
 #include "tools/g2synth/synth_values.h"
 
@@ -68,7 +69,11 @@ Status write_file(const std::string& path, const std::vector<std::pair<const Ten
     decls.push_back({spec->name, DType::BF16, shape});
     bounds.push_back(*b);
   }
-  auto w = SafetensorsWriter::create(path, decls);
+  // The same file metadata g2convert writes, so a g2convert of this set at TP8 --layout tp
+  // reproduces every file byte for byte.
+  std::map<std::string, std::string> meta;
+  for (const auto& [k, v] : plan_file_metadata()) meta[k] = v;
+  auto w = SafetensorsWriter::create(path, decls, meta);
   if (!w) return w.error();
   for (size_t i = 0; i < parts.size(); ++i) {
     const auto& b = bounds[i];

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Every command example in README.md and MIGRATION.md runs, and every documented flag exists.
+#
+# Examples: lines starting with `g2convert `, `g2diff `, `g2inspect ` or `g2synth ` inside
+# ```sh fenced blocks (a trailing `\` continues the line; ` # ...` comments are dropped). Output
+# and synopsis blocks use ```text and are not run. Paths are rewritten for tiny data:
+#   /data/grok-1  -> a g2synth grok1-jax checkpoint of configs/grok-1-tiny.json (with config.json)
+#   /data/grok-2  -> a g2synth grok2-tp TP 8 set of configs/grok-2-tiny.json
+#   /data/<other> -> a fresh folder in the temp dir (conversion outputs)
+#   configs/grok-1.json, configs/grok-2.json -> the -tiny configs; configs/ -> $G2_SOURCE_DIR/configs
+# FP8 block conversions get `--fp8-block 8` (tiny shards are 8 rows: 8 KV heads x head_dim 8
+# over 8 ranks; the real models' shards are multiples of 128). A g2convert example whose
+# destination no later example reads runs with --dry-run; the others run for real (cheap here).
+# Expected exit: 0, unless the example's comment says `exit N` (e.g. a g2diff that must find a
+# parity failure: `# exit 1`); anything else fails, and 2 (usage or input error) always does.
+#
+# Flags: every --flag in an example, and every flag in README's "`<tool>` flags" tables, must
+# appear in that tool's --help (failure); flags in --help missing from README's table are
+# printed as warnings.
+set -uo pipefail
+: "${G2_SOURCE_DIR:?}" "${G2_BIN_DIR:?}"
+# tmpfs when there is one: the tools fsync every file they write, which costs seconds on a disk.
+T=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
+trap 'rm -rf "$T"' EXIT
+TOOLS="g2convert g2diff g2inspect g2synth"
+failures=0
+fail() { echo "docs_examples: FAIL: $*"; failures=$((failures + 1)); }
+
+# --- flags known to each tool (from --help: option lines start with whitespace then '-') ---
+declare -A HELP
+for t in $TOOLS; do
+  HELP[$t]=$("$G2_BIN_DIR/$t" --help | grep -E '^[[:space:]]+-' | grep -oE -- '--[a-z0-9][a-z0-9-]*' | sort -u)
+  [ -n "${HELP[$t]}" ] || fail "$t --help lists no flags"
+done
+has_flag() { grep -qxF -- "$2" <<<"${HELP[$1]}"; }
+
+# --- extract examples: one per line, "FILE<TAB>expected exit<TAB>command" ---
+extract() {
+  awk -v file="$1" '
+    /^```/ { if (in_block) { in_block = 0 } else { in_block = 1; sh = ($0 ~ /^```(sh|bash)[[:space:]]*$/) } next }
+    in_block && sh {
+      if (cont != "") { line = cont " " $0 } else if ($0 ~ /^(g2convert|g2diff|g2inspect|g2synth) /) { line = $0 } else next
+      if (line ~ /\\[[:space:]]*$/) { sub(/\\[[:space:]]*$/, "", line); cont = line; next }
+      cont = ""
+      expect = 0
+      if (match(line, /#.*exit [0-9]/)) { c = substr(line, RSTART, RLENGTH); expect = substr(c, length(c)) }
+      sub(/[[:space:]]+#.*$/, "", line)
+      gsub(/[[:space:]]+/, " ", line)
+      print file "\t" expect "\t" line
+    }' "$G2_SOURCE_DIR/$1"
+}
+mapfile -t EXAMPLES < <(extract README.md; extract MIGRATION.md)
+[ ${#EXAMPLES[@]} -ge 8 ] || fail "found only ${#EXAMPLES[@]} examples (expected the README and MIGRATION command blocks)"
+
+# --- tiny stand-ins for the real checkpoints ---
+mkdir -p "$T/data" "$T/work"
+"$G2_BIN_DIR/g2synth" --config "$G2_SOURCE_DIR/configs/grok-1-tiny.json" --format grok1-jax --out "$T/data/grok-1" >/dev/null \
+  || { echo "docs_examples: g2synth grok-1 failed"; exit 1; }
+"$G2_BIN_DIR/g2synth" --config "$G2_SOURCE_DIR/configs/grok-2-tiny.json" --format grok2-tp --tp 8 --out "$T/data/grok-2" >/dev/null \
+  || { echo "docs_examples: g2synth grok-2 failed"; exit 1; }
+
+rewrite() {  # command -> command for the tiny data
+  sed -E -e "s#configs/grok-1\.json#configs/grok-1-tiny.json#g" -e "s#configs/grok-2\.json#configs/grok-2-tiny.json#g" \
+         -e "s#(^| )configs/#\1$G2_SOURCE_DIR/configs/#g" -e "s#(^| )/data/#\1$T/data/#g" <<<"$1"
+}
+
+n=0
+for i in "${!EXAMPLES[@]}"; do
+  IFS=$'\t' read -r file expect doc <<<"${EXAMPLES[$i]}"
+  read -r -a words <<<"$(rewrite "$doc")"
+  tool=${words[0]}
+  for w in "${words[@]:1}"; do
+    flag=${w%%=*}
+    if [[ $flag == --* ]] && ! has_flag "$tool" "$flag"; then fail "$file: '$doc': $tool has no flag $flag"; fi
+  done
+  args=("${words[@]:1}")
+  if [ "$tool" = g2convert ]; then
+    cmdline=" ${args[*]} "
+    if [[ $cmdline == *" --dtype fp8 "* && $cmdline != *" --fp8-scale tensor "* && $cmdline != *" --fp8-scale channel "* \
+          && $cmdline != *" --fp8-block "* ]]; then args+=(--fp8-block 8); fi
+    if [[ $cmdline != *" --dry-run "* ]]; then
+      dst=""; pos=0
+      for ((k = 0; k < ${#args[@]}; k++)); do   # the second positional (flags taking a value skip it)
+        a=${args[$k]}
+        case $a in
+          --dry-run|--json|--force) ;;
+          --*) k=$((k + 1)) ;;
+          *) pos=$((pos + 1)); [ $pos -eq 2 ] && dst=${a%/} ;;
+        esac
+      done
+      used=0
+      for later in "${EXAMPLES[@]:$((i + 1))}"; do
+        l=$(rewrite "${later##*$'\t'}")
+        [[ " $l " == *" $dst "* || " $l " == *" $dst/"* ]] && used=1
+      done
+      [ $used -eq 1 ] || args+=(--dry-run)
+    fi
+  fi
+  t0=$(date +%s%N)
+  (cd "$T/work" && "$G2_BIN_DIR/$tool" "${args[@]}") >"$T/out" 2>&1
+  rc=$?
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  n=$((n + 1))
+  if [ $rc -eq "$expect" ] && [ $rc -ne 2 ]; then
+    echo "docs_examples: ok (exit $rc, $ms ms) $file: $doc"
+  else
+    fail "$file: '$doc' exited $rc (expected $expect): $tool ${args[*]}"
+    tail -5 "$T/out" | sed 's/^/    /'
+  fi
+done
+
+# --- README flag tables ("### `g2convert` flags" then | `--flag ...` | rows) vs --help ---
+declare -A TABLE
+current=""
+while IFS= read -r line; do
+  if [[ $line =~ ^#+\ .*\`(g2convert|g2diff|g2inspect|g2synth)\`\ flags ]]; then current=${BASH_REMATCH[1]}; continue; fi
+  [[ $line =~ ^# ]] && current=""
+  [ -n "$current" ] || continue
+  [[ $line =~ ^\|\ *\`-  ]] || continue
+  cell=${line//\\|/ }; cell=${cell#|}; cell=${cell%%|*}   # escaped \| inside a cell is not a separator
+  TABLE[$current]+=$(grep -oE -- '--[a-z0-9][a-z0-9-]*' <<<"$cell")$'\n'
+done <"$G2_SOURCE_DIR/README.md"
+for t in $TOOLS; do
+  [ -n "${TABLE[$t]:-}" ] || { fail "README.md has no \`$t\` flags table"; continue; }
+  for f in $(sort -u <<<"${TABLE[$t]}"); do has_flag "$t" "$f" || fail "README documents $t $f, which $t --help does not list"; done
+  for f in ${HELP[$t]}; do
+    [ "$f" = --help ] && continue
+    grep -qxF -- "$f" <<<"${TABLE[$t]}" || echo "docs_examples: warning: $t --help lists $f, README's $t flags table does not"
+  done
+done
+
+echo "docs_examples: $n examples run, $failures failures"
+[ $failures -eq 0 ]

@@ -1,0 +1,226 @@
+// One rank per worker (issue #7): ForwardOptions::only_rank with a real all-reduce, on the CPU.
+// Each TP rank runs in its own thread on its own backend; Backend::all_reduce_sum meets the
+// other threads at a barrier and sums the ranks' partials in rank order 0..tp-1, the order
+// the single-process rank-by-rank forward adds them in. So the one-process-per-GPU path of
+// the forward (the one NCCL drives on GPUs) is executed here for real, and must reproduce
+// the rank-by-rank forward bit for bit.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "libmodel/forward.h"
+#include "model_fixtures.h"
+
+namespace g2 {
+namespace {
+
+using testing::random_weights;
+using testing::tiny_config;
+
+// The TP group of `n` worker threads: a reusable barrier plus each rank's published array.
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(int n) : n_(n), slots_(size_t(n)) {}
+
+  // x[len] = x_0 + x_1 + ... + x_{n-1} (left to right), identical on every rank.
+  Status all_reduce_sum(int rank, float* x, size_t len) {
+    slots_[size_t(rank)] = {x, len};
+    G2_TRY(barrier());
+    for (const auto& s : slots_)
+      if (s.len != len) return invalid("all_reduce_sum: ranks disagree on the length");
+    std::vector<float> sum(len);  // [len]
+    for (size_t j = 0; j < len; ++j) {
+      float acc = slots_[0].x[j];
+      for (int r = 1; r < n_; ++r) acc += slots_[size_t(r)].x[j];
+      sum[j] = acc;
+    }
+    G2_TRY(barrier());  // every rank has read every input before anyone overwrites its own
+    std::copy(sum.begin(), sum.end(), x);
+    return Status::Ok();
+  }
+  // A rank that leaves (done or failed) breaks the barrier, so the others fail instead of hanging.
+  void leave() {
+    std::lock_guard<std::mutex> lk(m_);
+    broken_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  Status barrier() {
+    std::unique_lock<std::mutex> lk(m_);
+    const uint64_t gen = gen_;
+    if (++arrived_ == n_) {
+      arrived_ = 0;
+      ++gen_;
+      cv_.notify_all();
+      return Status::Ok();
+    }
+    if (!cv_.wait_for(lk, std::chrono::seconds(60), [&] { return gen_ != gen || broken_; }) || gen_ == gen)
+      return invalid("all_reduce_sum: another rank left the group or timed out");
+    return Status::Ok();
+  }
+  struct Slot {
+    float* x = nullptr;
+    size_t len = 0;
+  };
+  const int n_;
+  std::vector<Slot> slots_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  uint64_t gen_ = 0;
+  bool broken_ = false;
+};
+
+// The CPU backend with the group's all-reduce: everything else is delegated unchanged.
+class ThreadRankBackend final : public Backend {
+ public:
+  ThreadRankBackend(ThreadGroup* g, int rank) : g_(g), rank_(rank), cpu_(make_cpu_backend()) {}
+  std::string_view name() const override { return "cpu-thread-rank"; }
+  Status all_reduce_sum(float* x, size_t n) override {
+    ++reduces;
+    return g_->all_reduce_sum(rank_, x, n);
+  }
+  BackendBuffer alloc(size_t n) override { return cpu_->alloc(n); }
+  void upload(float* d, const float* s, size_t n) override { cpu_->upload(d, s, n); }
+  void download(float* d, const float* s, size_t n) override { cpu_->download(d, s, n); }
+  BackendBuffer from_host(std::vector<float>&& h) override { return cpu_->from_host(std::move(h)); }
+  void matmul(const float* x, int ldx, const float* w, int ldw, float* y, int ldy, int T, int N, int K,
+              bool acc) override {
+    cpu_->matmul(x, ldx, w, ldw, y, ldy, T, N, K, acc);
+  }
+  void rmsnorm(const float* x, const float* s, float* y, int T, int H, float eps) override {
+    cpu_->rmsnorm(x, s, y, T, H, eps);
+  }
+  void rope(float* x, int T, int nh, int hd, int pos0, float theta) override { cpu_->rope(x, T, nh, hd, pos0, theta); }
+  void attention(const float* q, const float* k, const float* v, float* out, const AttentionParams& p) override {
+    cpu_->attention(q, k, v, out, p);
+  }
+  void router(float* l, int T, int E, int k, float cap, int32_t* idx, float* gate) override {
+    cpu_->router(l, T, E, k, cap, idx, gate);
+  }
+  void add(float* y, const float* x, size_t n) override { cpu_->add(y, x, n); }
+  void scale(float* x, size_t n, float s) override { cpu_->scale(x, n, s); }
+  void round_bf16(float* x, size_t n) override { cpu_->round_bf16(x, n); }
+  void softcap(float* x, size_t n, float cap) override { cpu_->softcap(x, n, cap); }
+  void gelu_mul(const float* g, const float* u, float* out, size_t n, GeluKind k, bool r) override {
+    cpu_->gelu_mul(g, u, out, n, k, r);
+  }
+  void gather_rows(const float* s, const int32_t* rows, int n, int H, float* d) override {
+    cpu_->gather_rows(s, rows, n, H, d);
+  }
+  void scatter_rows(const float* s, const int32_t* rows, int n, int H, float* d) override {
+    cpu_->scatter_rows(s, rows, n, H, d);
+  }
+  void combine_topk(const float* s, const float* gate, int T, int k, int H, float* out, bool r) override {
+    cpu_->combine_topk(s, gate, T, k, H, out, r);
+  }
+  int reduces = 0;
+
+ private:
+  ThreadGroup* g_;
+  int rank_;
+  std::unique_ptr<Backend> cpu_;
+};
+
+void expect_same(const ActivationRecord& got, const ActivationRecord& want, const std::string& who) {
+  ASSERT_EQ(got.layers.size(), want.layers.size()) << who;
+  for (size_t l = 0; l < want.layers.size(); ++l) {
+    EXPECT_EQ(got.layers[l].attn_residual, want.layers[l].attn_residual) << who << " layer " << l;
+    EXPECT_EQ(got.layers[l].router_logits, want.layers[l].router_logits) << who << " layer " << l;
+    EXPECT_EQ(got.layers[l].experts, want.layers[l].experts) << who << " layer " << l;
+    EXPECT_EQ(got.layers[l].residual, want.layers[l].residual) << who << " layer " << l;
+  }
+  EXPECT_EQ(got.logits, want.logits) << who;
+}
+
+// Runs the tiny model at `tp` with one thread per rank and checks every rank's record equals
+// the single-process rank-by-rank forward bit for bit.
+void expect_thread_ranks_match(bool grok2, int heads, int kv, int tp, Precision prec) {
+  ModelConfig c = tiny_config(grok2, heads, kv, 4);
+  c.moe_intermediate_size = 32;
+  if (grok2) c.intermediate_size = 32;
+  MemoryWeights w = random_weights(c, grok2 ? Family::Grok2 : Family::Grok1, 3);
+  const std::vector<int32_t> tok{3, 1, 4, 1, 5, 9, 2, 6};
+  ForwardOptions o;
+  o.precision = prec;
+  o.tp = tp;
+  auto cpu = make_cpu_backend();
+  auto ranked = run_forward(w, *cpu, tok, o);
+  ASSERT_TRUE(ranked.ok()) << ranked.message();
+
+  ThreadGroup group(tp);
+  std::vector<std::unique_ptr<ThreadRankBackend>> be;
+  for (int r = 0; r < tp; ++r) be.push_back(std::make_unique<ThreadRankBackend>(&group, r));
+  auto out = std::vector<std::optional<Expected<ActivationRecord>>>(size_t(tp));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < tp; ++r)
+    threads.emplace_back([&, r] {
+      ForwardOptions ro = o;
+      ro.only_rank = r;
+      out[size_t(r)] = run_forward(w, *be[size_t(r)], tok, ro);
+      if (!out[size_t(r)]->ok()) group.leave();
+    });
+  for (auto& t : threads) t.join();
+
+  // 2 layers: o-proj + the routed experts' down projections (+ the dense MLP on Grok-2).
+  int want_reduces = 0;
+  for (const auto& la : ranked->layers) {
+    std::vector<int32_t> e = la.experts;
+    std::sort(e.begin(), e.end());
+    want_reduces += 1 + int(std::unique(e.begin(), e.end()) - e.begin()) + (grok2 ? 1 : 0);
+  }
+  for (int r = 0; r < tp; ++r) {
+    const std::string who = "tp " + std::to_string(tp) + " rank " + std::to_string(r);
+    ASSERT_TRUE(out[size_t(r)]->ok()) << who << ": " << out[size_t(r)]->message();
+    EXPECT_EQ(be[size_t(r)]->reduces, want_reduces) << who;
+    EXPECT_EQ((**out[size_t(r)]).metadata.at("tp_rank"), std::to_string(r));
+    expect_same(**out[size_t(r)], *ranked, who);
+  }
+}
+
+TEST(ForwardDist, Grok2ThreadPerRankF32) {
+  for (int tp : {2, 4, 8}) expect_thread_ranks_match(true, 8, 8, tp, Precision::F32);
+  expect_thread_ranks_match(true, 16, 8, 16, Precision::F32);  // KV heads replicated on 2 ranks
+}
+TEST(ForwardDist, Grok2ThreadPerRankReference) { expect_thread_ranks_match(true, 8, 8, 4, Precision::Reference); }
+TEST(ForwardDist, Grok1ThreadPerRank) { expect_thread_ranks_match(false, 8, 8, 8, Precision::F32); }
+
+// The hook is what makes it right: a backend without a group (the default no-op) leaves each
+// rank with only its own partial sums, and the result must be wrong.
+TEST(ForwardDist, NoOpAllReduceIsWrong) {
+  ModelConfig c = tiny_config(true);
+  MemoryWeights w = random_weights(c, Family::Grok2, 3);
+  const std::vector<int32_t> tok{3, 1, 4, 1};
+  ForwardOptions o;
+  o.tp = 2;
+  auto cpu = make_cpu_backend();
+  auto ranked = run_forward(w, *cpu, tok, o);
+  o.only_rank = 1;
+  auto alone = run_forward(w, *cpu, tok, o);
+  ASSERT_TRUE(ranked.ok() && alone.ok());
+  EXPECT_NE(alone->layers[0].attn_residual, ranked->layers[0].attn_residual);
+}
+
+TEST(ForwardDist, OnlyRankNeedsARankBelowTp) {
+  ModelConfig c = tiny_config(true);
+  MemoryWeights w = random_weights(c, Family::Grok2, 3);
+  auto cpu = make_cpu_backend();
+  ForwardOptions o;
+  o.tp = 2;
+  o.only_rank = 2;
+  auto r = run_forward(w, *cpu, std::vector<int32_t>{1, 2}, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.message().find("only_rank 2"), std::string::npos) << r.message();
+  o.tp = 1;
+  o.only_rank = 0;
+  EXPECT_FALSE(run_forward(w, *cpu, std::vector<int32_t>{1, 2}, o).ok());
+}
+
+}  // namespace
+}  // namespace g2
