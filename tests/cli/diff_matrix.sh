@@ -6,7 +6,8 @@ source "${G2_SOURCE_DIR:?G2_SOURCE_DIR is not set}/tests/cli/diff_lib.bash"
 G="$G2_SOURCE_DIR/testdata/golden"
 CONVERT="$G2_BIN_DIR/g2convert"
 start=$(date +%s)
-synth tp8 tp 8
+# the golden Grok-2 checkpoint is g2synth's (testdata/golden/README.md: seed 2)
+"$G2_BIN_DIR/g2synth" --config "$CFG" --format grok2-tp --tp 8 --seed 2 --out "$WORK/tp8" >/dev/null
 
 # Grok-2 tiny TP8 -> {TP1 hf, TP2 rank, TP4 tp, TP16 rank} x {keep, fp8 tensor, fp8 block 8x8 (tp16 rank shards of k/v are 8 rows)}
 for target in "1 hf" "2 rank" "4 tp" "16 rank"; do
@@ -22,10 +23,10 @@ for target in "1 hf" "2 rank" "4 tp" "16 rank"; do
     echo "== tp $tp $layout $dt"
     if [ "$dt" = keep ]; then
       expect_rc 0 "$G2DIFF" "$WORK/tp8" "$out" -q                       # exact
-      expect_rc 0 "$G2DIFF" "$out" --reference "$G/grok2-tiny-numpy-f32.safetensors.zst" --tolerance f32 -q
+      expect_rc 0 "$G2DIFF" "$out" --reference "$G/grok2-tiny.numpy.safetensors.zst" --tolerance f32 -q
     else
       expect_rc 0 "$G2DIFF" "$WORK/tp8" "$out" -q --fp8-exact          # exact vs the FP8 round trip
-      expect_rc 0 "$G2DIFF" "$out" --reference "$G/grok2-tiny-numpy-f32.safetensors.zst" --tolerance fp8 -q
+      expect_rc 0 "$G2DIFF" "$out" --reference "$G/grok2-tiny.numpy.safetensors.zst" --tolerance fp8 -q
     fi
     if [ "$tp" -gt 1 ] && [ "$dt" = keep ]; then   # rank by rank, as served
       expect_rc 0 "$G2DIFF" "$WORK/tp8" "$out" -q --tp-exec
@@ -38,14 +39,14 @@ done
 
 # Grok-1 tiny -> Grok-2 bf16 / fp8, against the source and the JAX golden activations
 G1CFG="$G2_SOURCE_DIR/configs/grok-1-tiny.json"
-"$G2_BIN_DIR/g2synth" --config "$G1CFG" --format grok1-jax --seed 0 --out "$WORK/g1" >/dev/null
+"$G2_BIN_DIR/g2synth" --config "$G1CFG" --format grok1-jax --seed 1 --out "$WORK/g1" >/dev/null
 "$CONVERT" "$WORK/g1" "$WORK/g1_bf16" --to grok2 --config "$G1CFG" --tp 8 >/dev/null 2>&1
 "$CONVERT" "$WORK/g1" "$WORK/g1_fp8" --to grok2 --config "$G1CFG" --tp 8 --dtype fp8 --fp8-block 32 >/dev/null 2>&1
 expect_rc 0 "$G2DIFF" "$WORK/g1" "$WORK/g1_bf16" --config "$G1CFG" -q
 expect_rc 0 "$G2DIFF" "$WORK/g1" "$WORK/g1_fp8" --config "$G1CFG" -q
 expect_rc 0 "$G2DIFF" "$WORK/g1_bf16" "$WORK/g1_fp8" -q --fp8-exact
-expect_rc 0 "$G2DIFF" "$WORK/g1_bf16" --mode reference --reference "$G/grok1-tiny-jax.safetensors.zst" --tolerance bf16 -q
-expect_rc 0 "$G2DIFF" "$WORK/g1_fp8" --mode reference --reference "$G/grok1-tiny-jax.safetensors.zst" --tolerance fp8 -q
+expect_rc 0 "$G2DIFF" "$WORK/g1_bf16" --mode reference --reference "$G/grok1-tiny.jax.safetensors.zst" --tolerance bf16 -q
+expect_rc 0 "$G2DIFF" "$WORK/g1_fp8" --mode reference --reference "$G/grok1-tiny.jax.safetensors.zst" --tolerance fp8 -q
 
 # vocab pad -> trim round trip is byte-for-byte the same model
 "$CONVERT" "$WORK/tp8" "$WORK/pad" --vocab 1088 >/dev/null 2>&1
