@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "tools/common/cli.h"
 #include "libconvert/execute.h"
 #include "libconvert/format/grok2_tp.h"
 #include "libconvert/plan.h"
@@ -130,14 +131,7 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   app.add_option("--mem-limit", mem_s, "memory budget for tensor buffers, e.g. 512M, 2G (default 512M)");
   app.add_option("--max-file-size", max_file_s, "--layout hf: start a new file past this size (default 5G)");
   app.add_flag("--force", force, "overwrite a non-empty or different destination; allow trimming the vocab below the tokenizer");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
 
   const auto mem = parse_size(mem_s);
   if (!mem) return fail("--mem-limit \"" + mem_s + "\" is not a size (examples: 512M, 2G, 1073741824)");

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "tools/common/cli.h"
 #include "libconvert/format/atomic_file.h"
 #include "libconvert/source.h"
 #include "libmodel/forward.h"
@@ -166,12 +167,7 @@ int run(int argc, char** argv) {
                "rank 0 prints the report and writes the files")
       ->excludes(dev_opt);
   app.add_flag("-q,--quiet", quiet, "no progress on stderr");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? kOk : kUsage;
-  }
+  if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
   const int n_modes = int(!b_dir.empty()) + int(!reference_path.empty()) + int(!record_path.empty());
   if (n_modes != 1) return fail_input("give exactly one of: B, --reference ACTS, --record ACTS");
   if ((atol >= 0) != (rtol >= 0)) return fail_input("--atol and --rtol go together");

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "tools/common/cli.h"
 #include "libconvert/format/digest.h"
 #include "libconvert/format/grok2_tp.h"
 #include "libconvert/layout/scales.h"
@@ -242,13 +243,6 @@ int main(int argc, char** argv) {
   app.add_flag("--digests", o.digests, "print each tensor's layout-independent XXH3-128 and the model digest");
   app.add_flag("--verify", o.verify,
                "read every tensor fully (count NaN/Inf in float tensors) and check g2manifest.json if present");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return 2;
-  }
+  if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
   return g2::run(o);
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "tools/common/cli.h"
 #include "libconvert/model_config.h"
 #include "tools/g2synth/synth.h"
 
@@ -67,11 +68,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output directory")->required();
   app.add_option("--max-shard-mb", max_shard_mb, "hf: start a new file before this size (MiB)")->capture_default_str();
   app.add_flag("--force", force, "replace the files of an earlier output in --out");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
 
   auto cfg = g2::load_model_config(config);
   if (!cfg) {
