@@ -17,8 +17,10 @@ ARGS=(--tp 4 --layout rank --dtype fp8 --fp8-scale channel --mem-limit 16M --thr
 # SIGSTOP keeps the first run holding its lock for as long as the test needs.
 "$C" "$T/src" "$T/dst" "${ARGS[@]}" >"$T/first.log" 2>&1 &
 pid=$!
-for _ in $(seq 200); do [ -e "$T/dst/.g2convert.lock" ] && break; sleep 0.01; done
-[ -e "$T/dst/.g2convert.lock" ] || fail "first run never took the lock"
+# The lock file is created, then flock'ed, then the pid is written: wait for the pid, or a
+# slow (sanitizer) build can be stopped between open and flock and not hold the lock yet.
+for _ in $(seq 1000); do [ -s "$T/dst/.g2convert.lock" ] && break; sleep 0.01; done
+[ -s "$T/dst/.g2convert.lock" ] || fail "first run never took the lock"
 kill -STOP $pid
 for extra in "" "--force"; do
   set +e; out=$("$C" "$T/src" "$T/dst" "${ARGS[@]}" $extra 2>&1); rc=$?; set -e
