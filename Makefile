@@ -27,7 +27,8 @@ bench: deps
 fuzz: deps
 	@bash scripts/fuzz.sh
 
-asan: deps python
+asan: deps
+	@bash scripts/setup-python.sh $(BUILD)/asan
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 	@ctest --preset asan -j $(JOBS)
