@@ -71,16 +71,8 @@ Expected<std::unique_ptr<Grok2TpSource>> Grok2TpSource::open(const std::string& 
 }
 
 Status Grok2TpSource::open_impl(const std::string& dir, const std::string& config_path) {
-  root_ = dir;
-  format_ = Format::Grok2TpSet;
-  auto cfg = load_set_config(dir, config_path);
-  if (!cfg) return cfg.status();
-  config_ = std::move(*cfg);
-  auto fam = family_from_config(config_);
-  if (!fam) return fam.status();
-  family_ = *fam;
+  G2_TRY(open_config(dir, config_path, Format::Grok2TpSet));
   const std::string cfg_path = config_path.empty() ? (fs::path(dir) / "config.json").string() : config_path;
-  if (config_path.empty()) extra_files_.push_back(cfg_path);
   auto g2l = read_g2_layout(cfg_path);
   if (!g2l) return g2l.status();
 

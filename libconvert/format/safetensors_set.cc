@@ -10,6 +10,19 @@ namespace g2 {
 
 namespace fs = std::filesystem;
 
+Status SafetensorsBackedSource::open_config(const std::string& dir, const std::string& config_path, Format format) {
+  root_ = dir;
+  format_ = format;
+  auto cfg = load_set_config(dir, config_path);
+  if (!cfg) return cfg.status();
+  config_ = std::move(*cfg);
+  auto fam = family_from_config(config_);
+  if (!fam) return fam.status();
+  family_ = *fam;
+  if (config_path.empty()) extra_files_.push_back((fs::path(dir) / "config.json").string());
+  return Status::Ok();
+}
+
 std::vector<std::string> SafetensorsBackedSource::files() const {
   std::vector<std::string> out;
   for (const auto& f : files_) out.push_back(fs::absolute(f->path()).string());
@@ -92,15 +105,7 @@ class HfSetSource final : public SafetensorsBackedSource {
 };
 
 Status HfSetSource::open(const std::string& dir, const std::string& config_path) {
-  root_ = dir;
-  format_ = Format::SafetensorsSet;
-  auto cfg = load_set_config(dir, config_path);
-  if (!cfg) return cfg.status();
-  config_ = std::move(*cfg);
-  auto fam = family_from_config(config_);
-  if (!fam) return fam.status();
-  family_ = *fam;
-  if (config_path.empty()) extra_files_.push_back((fs::path(dir) / "config.json").string());
+  G2_TRY(open_config(dir, config_path, Format::SafetensorsSet));
 
   const std::string index_path = (fs::path(dir) / kSafetensorsIndexName).string();
   std::vector<std::string> names;  // file names in the directory, sorted

@@ -28,6 +28,10 @@ class SafetensorsBackedSource : public TensorSource {
   const std::vector<std::unique_ptr<SafetensorsFile>>& safetensors_files() const { return files_; }
 
  protected:
+  // The part of opening every safetensors-backed format shares: root, format, config (from
+  // config_path, else dir/config.json, which then counts among files()) and family.
+  Status open_config(const std::string& dir, const std::string& config_path, Format format);
+
   Format format_ = Format::SafetensorsSet;
   Family family_ = Family::Grok2;
   ModelConfig config_;
