@@ -7,6 +7,7 @@
 
 #include "libmodel/backend.h"
 #include "libmodel/cuda/host/self_check.h"
+#include "tests/model/delegating_backend.h"
 #include "tests/model/model_fixtures.h"
 
 namespace g2 {
@@ -15,23 +16,14 @@ namespace {
 // Delegates every op to the CPU backend; `fault` selects one op to get subtly wrong.
 enum class Fault { None, RmsnormScale, AttentionNoSoftcap, RouterTieToHigher };
 
-class FaultyBackend final : public Backend {
+class FaultyBackend final : public DelegatingBackend {
  public:
-  explicit FaultyBackend(Fault f) : f_(f), cpu_(make_cpu_backend()) {}
+  explicit FaultyBackend(Fault f) : f_(f) {}
   std::string_view name() const override { return "faulty"; }
-  BackendBuffer alloc(size_t n) override { return cpu_->alloc(n); }
-  void upload(float* d, const float* s, size_t n) override { cpu_->upload(d, s, n); }
-  void download(float* d, const float* s, size_t n) override { cpu_->download(d, s, n); }
-  BackendBuffer from_host(std::vector<float>&& h) override { return cpu_->from_host(std::move(h)); }
-  void matmul(const float* x, int ldx, const float* w, int ldw, float* y, int ldy, int T, int N, int K,
-              bool acc) override {
-    cpu_->matmul(x, ldx, w, ldw, y, ldy, T, N, K, acc);
-  }
   void rmsnorm(const float* x, const float* s, float* y, int T, int H, float eps) override {
     cpu_->rmsnorm(x, s, y, T, H, eps);
     if (f_ == Fault::RmsnormScale) cpu_->scale(y, size_t(T) * H, 1.01f);
   }
-  void rope(float* x, int T, int nh, int hd, int pos0, float theta) override { cpu_->rope(x, T, nh, hd, pos0, theta); }
   void attention(const float* q, const float* k, const float* v, float* out, const AttentionParams& p) override {
     AttentionParams pp = p;
     if (f_ == Fault::AttentionNoSoftcap) {
@@ -45,26 +37,9 @@ class FaultyBackend final : public Backend {
     if (f_ == Fault::RouterTieToHigher)
       for (int t = 0; t < T; ++t) idx[size_t(t) * k] = (idx[size_t(t) * k] + 1) % E;  // wrong expert
   }
-  void add(float* y, const float* x, size_t n) override { cpu_->add(y, x, n); }
-  void scale(float* x, size_t n, float s) override { cpu_->scale(x, n, s); }
-  void round_bf16(float* x, size_t n) override { cpu_->round_bf16(x, n); }
-  void softcap(float* x, size_t n, float cap) override { cpu_->softcap(x, n, cap); }
-  void gelu_mul(const float* g, const float* u, float* o, size_t n, GeluKind kind, bool r) override {
-    cpu_->gelu_mul(g, u, o, n, kind, r);
-  }
-  void gather_rows(const float* s, const int32_t* rows, int n, int H, float* d) override {
-    cpu_->gather_rows(s, rows, n, H, d);
-  }
-  void scatter_rows(const float* s, const int32_t* rows, int n, int H, float* d) override {
-    cpu_->scatter_rows(s, rows, n, H, d);
-  }
-  void combine_topk(const float* s, const float* g, int T, int k, int H, float* o, bool r) override {
-    cpu_->combine_topk(s, g, T, k, H, o, r);
-  }
 
  private:
   Fault f_;
-  std::unique_ptr<Backend> cpu_;
 };
 
 // Records which layers the forward asked for.
