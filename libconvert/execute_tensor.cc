@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/ops/quant.h"
+#include "libconvert/vector_clones.h"
 
 namespace g2 {
 
@@ -101,12 +102,19 @@ float decode_float(DType dt, const uint8_t* p) {
 
 // n BF16 values (possibly unaligned bytes) to f32, without a dtype switch per element: a loop
 // the compiler vectorises.
-void bf16_run_to_f32(const uint8_t* p, size_t n, float* out) {
+G2_VECTOR_CLONES void bf16_run_to_f32(const uint8_t* p, size_t n, float* out) {
   for (size_t i = 0; i < n; ++i) {
     uint16_t b;
     std::memcpy(&b, p + 2 * i, 2);
     out[i] = bf16{b}.to_float();
   }
+}
+
+// n f32 values to BF16 bits (RNE), and optionally back to f32 for the round-trip error.
+G2_VECTOR_CLONES void encode_bf16_run(const float* in, size_t n, uint16_t* out, float* back) {
+  for (size_t i = 0; i < n; ++i) out[i] = bf16::from_float(in[i]).bits;
+  if (back)
+    for (size_t i = 0; i < n; ++i) back[i] = bf16{out[i]}.to_float();
 }
 
 // The logical 2-D tensor of a recipe, read from the source in rectangles.
@@ -455,10 +463,7 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
         G2_TRY(rd.read_f32(s0, s1, cb, ce, vals.data()));
         switch (r.encode) {
           case Encode::BF16: {
-            uint16_t* o = reinterpret_cast<uint16_t*>(out.data()) + at;
-            for (int64_t i = 0; i < sn; ++i) o[i] = bf16::from_float(vals[size_t(i)]).bits;
-            if (lossy)
-              for (int64_t i = 0; i < sn; ++i) back[size_t(i)] = bf16{o[i]}.to_float();
+            encode_bf16_run(vals.data(), size_t(sn), reinterpret_cast<uint16_t*>(out.data()) + at, lossy ? back.data() : nullptr);
             break;
           }
           case Encode::F32: std::memcpy(out.data() + size_t(at) * 4, vals.data(), size_t(sn) * 4); break;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/ops/quant.h"
+#include "libconvert/vector_clones.h"
 
 namespace g2 {
 
@@ -54,7 +55,7 @@ namespace {
 // max |x| over n finite floats. Eight independent running maxima (max is exact and order
 // independent on finite values, so the result equals the sequential loop) let the compiler
 // vectorise what a single std::max chain cannot.
-float amax_of(const float* x, int64_t n) {
+G2_VECTOR_CLONES float amax_of(const float* x, int64_t n) {
   float m[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -124,6 +125,17 @@ void for_each_scale_run(const Fp8Scales& sc, int64_t row, int64_t col0, int64_t 
   }
 }
 
+// The per-element loops of one scale run, each its own function so that the AVX2 clone holds
+// the whole loop (a lambda called from a clone is compiled for the baseline only).
+G2_VECTOR_CLONES void fp8_quantize_run(const float* __restrict w, int64_t n, float s, uint8_t* __restrict q) {
+  for (int64_t c = 0; c < n; ++c) q[c] = fp8_quantize(w[c], s);
+}
+
+G2_VECTOR_CLONES void fp8_dequantize_run(const uint8_t* __restrict q, int64_t n, float s, const float* __restrict decoded,
+                                         float* __restrict w) {
+  for (int64_t c = 0; c < n; ++c) w[c] = decoded[q[c]] * s;
+}
+
 }  // namespace
 
 void fp8_quantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t col0, int64_t cols, const float* w,
@@ -132,7 +144,7 @@ void fp8_quantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t 
     const float* wr = w + r * cols;
     uint8_t* qr = q + r * cols;
     for_each_scale_run(sc, row0 + r, col0, cols, [&](int64_t a, int64_t b, float s) {
-      for (int64_t c = a; c < b; ++c) qr[c] = fp8_quantize(wr[c], s);
+      fp8_quantize_run(wr + a, b - a, s, qr + a);
     });
   }
 }
@@ -151,7 +163,7 @@ void fp8_dequantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_
     const uint8_t* qr = q + r * cols;
     float* wr = w + r * cols;
     for_each_scale_run(sc, row0 + r, col0, cols, [&](int64_t a, int64_t b, float s) {
-      for (int64_t c = a; c < b; ++c) wr[c] = decoded[qr[c]] * s;
+      fp8_dequantize_run(qr + a, b - a, s, decoded.data(), wr + a);
     });
   }
 }
@@ -198,11 +210,11 @@ namespace {
 // The per-element loops behind the Grok-1 functions, with restrict pointers: int8_t is a
 // character type, so without them GCC must assume every store may change the weights or
 // scales and does not vectorise.
-void grok1_run_bf16(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n, uint16_t* __restrict out) {
+G2_VECTOR_CLONES void grok1_run_bf16(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n, uint16_t* __restrict out) {
   for (int64_t i = 0; i < n; ++i) out[i] = grok1_dequantize(w[i], bf16{s[i]}).bits;
 }
 
-void grok1_run_f32(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n, float* __restrict out) {
+G2_VECTOR_CLONES void grok1_run_f32(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n, float* __restrict out) {
   for (int64_t i = 0; i < n; ++i) out[i] = grok1_dequantize(w[i], bf16{s[i]}).to_float();
 }
 
@@ -219,7 +231,7 @@ void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t n, fl
   grok1_run_f32(w, scales, n, out);
 }
 
-void QuantError::add(const float* ref, const float* out, size_t n) {
+G2_VECTOR_CLONES void QuantError::add(const float* ref, const float* out, size_t n) {
   // Four independent partial sums per statistic (element i goes to lane i % 4), added in
   // lane order at the end of the call, held in two-double vectors (GCC vector extension;
   // GCC does not vectorise scalar lane arrays here). One running sum per statistic was a
@@ -288,7 +300,7 @@ double QuantError::cosine() const {
   return dot / std::sqrt(sum_sq_ref * sum_sq_out);
 }
 
-Status check_finite(const float* w, int64_t rows, int64_t cols, int64_t row0, const std::string& tensor) {
+G2_VECTOR_CLONES Status check_finite(const float* w, int64_t rows, int64_t cols, int64_t row0, const std::string& tensor) {
   // x * 0 is 0 for finite x and NaN for inf/NaN: one branch-free pass (vectorised) decides,
   // the loop below only runs to name the first bad element.
   const int64_t n = rows * cols;
