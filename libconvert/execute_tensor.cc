@@ -279,6 +279,10 @@ class LogicalReader {
   // call per source row (k = c), over its run n in [r0, r1). No-op for other reads.
   void release(int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
     if (!r_.transpose) return;
+    if (r0 == 0 && r1 == N_) {  // whole source rows (a column shard): one contiguous span
+      drop_whole_pages(base_ + uint64_t(c0) * uint64_t(N_) * es_, uint64_t(c1 - c0) * uint64_t(N_) * es_);
+      return;
+    }
     for (int64_t c = c0; c < c1; ++c)
       drop_whole_pages(base_ + (uint64_t(c) * uint64_t(N_) + uint64_t(r0)) * es_, uint64_t(r1 - r0) * es_);
   }
