@@ -110,6 +110,16 @@ G2_VECTOR_CLONES void bf16_run_to_f32(const uint8_t* p, size_t n, float* out) {
   }
 }
 
+// n values of a float dtype (possibly unaligned bytes) to f32, the dtype switch outside the loop.
+void float_run_to_f32(DType dt, const uint8_t* p, size_t n, float* out) {
+  switch (dt) {
+    case DType::BF16: bf16_run_to_f32(p, n, out); return;
+    case DType::F32: std::memcpy(out, p, n * 4); return;
+    default:
+      for (size_t i = 0; i < n; ++i) out[i] = decode_float(dt, p + i * dtype_size(dt));
+  }
+}
+
 // n f32 values to BF16 bits (RNE), and optionally back to f32 for the round-trip error.
 G2_VECTOR_CLONES void encode_bf16_run(const float* in, size_t n, uint16_t* out, float* back) {
   for (size_t i = 0; i < n; ++i) out[i] = bf16::from_float(in[i]).bits;
@@ -218,21 +228,22 @@ class LogicalReader {
       return Status::Ok();
     }
     if (r_.decode == Decode::Grok1Int8) return unsupported(r_.src + ": Grok-1 int8 weights are always transposed");
-    if (base_ && r_.decode != Decode::Fp8 && t_->dtype == DType::BF16) {
-      // the common case (every FP8 conversion of a BF16 set): decoded straight from the
-      // mapped source, without first copying the rows into raw_ as read_raw does
+    if (base_ && r_.decode != Decode::Fp8) {
+      // the common case (every FP8 conversion of a BF16 set, a Grok-1 f32 embedding):
+      // decoded straight from the mapped source, without first copying the rows into raw_
+      // as read_raw does
       const int64_t have = std::max(r0, std::min(r1, r_.src_rows));
       for (int64_t r = r0; r < have; ++r)
-        bf16_run_to_f32(base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * 2, size_t(w), out + (r - r0) * w);
+        float_run_to_f32(t_->dtype, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, size_t(w), out + (r - r0) * w);
       std::fill(out + (have - r0) * w, out + (r1 - r0) * w, 0.0f);  // rows past the source's vocab
-      if (have > r0) drop_pages(base_ + uint64_t(r0) * uint64_t(src_cols_) * 2, uint64_t(have - r0) * uint64_t(src_cols_) * 2);
+      if (have > r0) drop_pages(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_);
       return Status::Ok();
     }
     raw_.resize(size_t(uint64_t(r1 - r0) * uint64_t(w) * es_));
     G2_TRY(read_raw(r0, r1, c0, c1, raw_.data()));
     const uint8_t* p = raw_.data();
-    if (r_.decode != Decode::Fp8 && t_->dtype == DType::BF16) {
-      bf16_run_to_f32(p, size_t((r1 - r0) * w), out);  // a BF16 source in several pieces
+    if (r_.decode != Decode::Fp8) {
+      float_run_to_f32(t_->dtype, p, size_t((r1 - r0) * w), out);  // a source in several pieces
       return Status::Ok();
     }
     for (int64_t r = 0; r < r1 - r0; ++r)
