@@ -1,0 +1,150 @@
+// See matmul_rows.h. Written with GCC vector extensions (16 floats = one zmm, two ymm or four
+// xmm registers) rather than intrinsics, so one source compiles for every target_clones ISA.
+#include "kernels/cpu/matmul_rows.h"
+
+#include <cstring>
+
+#include "kernels/codecs.h"
+
+// Every helper taking or returning a vector is always inlined into its clone, so the ABI
+// note about 64-byte vector arguments without AVX-512 never applies.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#define G2_ALWAYS_INLINE inline __attribute__((always_inline))
+#define G2_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+namespace g2 {
+namespace {
+
+using v16f = float __attribute__((vector_size(64)));
+using v16u = uint32_t __attribute__((vector_size(64)));
+using v16h = uint16_t __attribute__((vector_size(32)));
+
+G2_ALWAYS_INLINE v16f load_f32(const float* p) {
+  v16f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+struct F32Weights {
+  using E = float;
+  static G2_ALWAYS_INLINE v16f load(const float* p) { return load_f32(p); }
+  static G2_ALWAYS_INLINE float one(const float* p) { return *p; }
+};
+
+struct Bf16Weights {
+  using E = uint16_t;
+  // bf16 -> f32 is the 16-bit left shift of bf16::to_float, 16 lanes at a time.
+  static G2_ALWAYS_INLINE v16f load(const uint16_t* p) {
+    v16h h;
+    std::memcpy(&h, p, sizeof h);
+    const v16u u = __builtin_convertvector(h, v16u) << 16;
+    v16f f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+  }
+  static G2_ALWAYS_INLINE float one(const uint16_t* p) { return bf16{*p}.to_float(); }
+};
+
+G2_ALWAYS_INLINE float hsum(const v16f& v) {
+  // Pairwise, fixed order: deterministic for a given ISA.
+  float s[16];
+  std::memcpy(s, &v, sizeof s);
+  for (int w = 8; w > 0; w /= 2)
+    for (int i = 0; i < w; ++i) s[i] += s[i + w];
+  return s[0];
+}
+
+// R weight rows x TT token rows: y[t, r] += dot(x[t, :K], w[r, :K]). R * TT accumulators of
+// 16 lanes stay in registers (at most 24 of the 32 zmm registers).
+template <class L, int TT, int R>
+G2_ALWAYS_INLINE void tile(const float* x, int64_t ldx, const typename L::E* w, int64_t ldw, float* y, int64_t ldy,
+                           int64_t K) {
+  v16f acc[R][TT];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int t = 0; t < TT; ++t) acc[r][t] = v16f{};
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) {
+    v16f wv[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) wv[r] = L::load(w + r * ldw + k);
+#pragma GCC unroll 8
+    for (int t = 0; t < TT; ++t) {
+      const v16f xv = load_f32(x + t * ldx + k);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) acc[r][t] += wv[r] * xv;
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < TT; ++t) {
+      float s = hsum(acc[r][t]);
+      for (int64_t j = k; j < K; ++j) s += L::one(w + r * ldw + j) * x[t * ldx + j];
+      y[t * ldy + r] += s;
+    }
+}
+
+// Rows per pass for TT tokens: as many weight rows as the registers hold next to R * TT
+// accumulators (T = 1, 2 are bandwidth-bound: 8 independent rows keep the loads in flight).
+template <int TT>
+constexpr int rows_per_pass() {
+  return TT <= 2 ? 8 : TT <= 4 ? 5 : 3;
+}
+
+template <class L, int TT>
+G2_ALWAYS_INLINE void rows_tt(const float* x, int64_t ldx, const typename L::E* w, int64_t ldw, float* y, int64_t ldy,
+                              int64_t N, int64_t K) {
+  constexpr int R = rows_per_pass<TT>();
+  int64_t n = 0;
+  for (; n + R <= N; n += R) tile<L, TT, R>(x, ldx, w + n * ldw, ldw, y + n, ldy, K);
+  for (; n < N; ++n) tile<L, TT, 1>(x, ldx, w + n * ldw, ldw, y + n, ldy, K);
+}
+
+template <class L>
+G2_ALWAYS_INLINE void rows(const float* x, int64_t ldx, const typename L::E* w, int64_t ldw, float* y, int64_t ldy,
+                           int T, int64_t N, int64_t K) {
+  // More than 8 tokens: a group of weight rows small enough to stay in L2 meets every 8-token
+  // group before the next rows are read, so memory sees each weight byte once.
+  const int64_t chunk = T <= 8 ? N : 32;
+  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+    const int64_t nn = N - n0 < chunk ? N - n0 : chunk;
+    const typename L::E* wn = w + n0 * ldw;
+    for (int t0 = 0; t0 < T; t0 += 8) {
+      const float* xt = x + t0 * ldx;
+      float* yt = y + t0 * ldy + n0;
+      switch (T - t0 < 8 ? T - t0 : 8) {
+        case 1: rows_tt<L, 1>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+        case 2: rows_tt<L, 2>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+        case 3: rows_tt<L, 3>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+        case 4: rows_tt<L, 4>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+        case 5: rows_tt<L, 5>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+        case 6: rows_tt<L, 6>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+        case 7: rows_tt<L, 7>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+        default: rows_tt<L, 8>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+G2_CLONES void matmul_rows_f32(const float* x, int64_t ldx, const float* w, int64_t ldw, float* y, int64_t ldy, int T,
+                               int64_t N, int64_t K) {
+  rows<F32Weights>(x, ldx, w, ldw, y, ldy, T, N, K);
+}
+
+G2_CLONES void matmul_rows_bf16(const float* x, int64_t ldx, const uint16_t* w, int64_t ldw, float* y, int64_t ldy,
+                                int T, int64_t N, int64_t K) {
+  rows<Bf16Weights>(x, ldx, w, ldw, y, ldy, T, N, K);
+}
+
+// The order target_clones' resolver uses: the highest supported ISA first.
+const char* matmul_rows_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "avx512f";
+  if (__builtin_cpu_supports("avx2")) return "avx2";
+  return "default";
+}
+
+}  // namespace g2

@@ -1,0 +1,28 @@
+// y[T, N] += x[T, K] @ W^T with the weight rows W[N, K] read where they are stored (a mapped
+// checkpoint): F32 or BF16 (widened by a 16-bit shift, kernels/codecs.h's bf16::to_float),
+// f32 multiply-adds, f32 accumulation. The activations are never rounded. This is the inner
+// loop of the CPU backend's matmul_stored (libmodel/cpu_matmul_stored.cc), which splits N
+// over threads and handles FP8 and large T; one call here is single-threaded.
+//
+// Register tiling: up to 8 token rows of x against a few weight rows per pass, 16 lanes per
+// vector, so every weight byte is read from memory once per 8 tokens. Compiled for
+// AVX-512F, AVX2 and the baseline ISA in the same binary (GCC target_clones; the loader
+// picks one), so the binary runs on any x86-64.
+//
+// Results differ from sgemm only by the f32 summation order.
+#pragma once
+#include <cstdint>
+
+namespace g2 {
+
+// y[t * ldy + n] += sum_k x[t * ldx + k] * w[n * ldw + k], t < T, n < N, k < K. Leading
+// dimensions in elements. T may be any size (processed 8 tokens at a time).
+void matmul_rows_f32(const float* x, int64_t ldx, const float* w, int64_t ldw, float* y, int64_t ldy, int T,
+                     int64_t N, int64_t K);
+void matmul_rows_bf16(const float* x, int64_t ldx, const uint16_t* w, int64_t ldw, float* y, int64_t ldy, int T,
+                      int64_t N, int64_t K);
+
+// Which code path the loader picked for the functions above ("avx512f", "avx2", "default").
+const char* matmul_rows_isa();
+
+}  // namespace g2

@@ -1,0 +1,23 @@
+// The CPU backend's Backend::matmul_stored: y[T, N] (+)= x[T, K] @ W^T with W read where the
+// checkpoint stores it (StoredWeight blocks in the mapped files).
+//   T <= kFusedMaxTokens: kernels/cpu/matmul_rows (BF16 and F32 read in place, f32 FMAs),
+//     output rows split over the pool's threads; FP8 blocks are dequantized a few rows at a
+//     time into a per-thread f32 panel that stays in cache, then the same kernel.
+//   Larger T (prefill): compute-bound, so OpenBLAS sgemm wins; blocks are dequantized a panel
+//     of rows at a time (a few MiB, reused across calls) and multiplied panel by panel.
+// Either way no weight-sized f32 copy is made and the f32 result differs from sgemm on the
+// dequantized matrix only by the summation order.
+#pragma once
+#include <vector>
+
+#include "libmodel/cpu_pool.h"
+#include "libmodel/stored_weight.h"
+
+namespace g2 {
+
+inline constexpr int kFusedMaxTokens = 16;
+
+void cpu_matmul_stored(CpuPool& pool, const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T,
+                       bool accumulate);
+
+}  // namespace g2
