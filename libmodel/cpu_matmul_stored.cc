@@ -40,7 +40,9 @@ void block_rows(const StoredWeight& w, const StoredBlock& b, int64_t r0, int64_t
 
 void fused(CpuPool& pool, const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T) {
   const int64_t N = w.rows;
-  int parts = w.rows * w.cols < kMinParallelElems ? 1 : pool.size();
+  // A few parts per thread: on a shared machine a descheduled thread's share is picked up by
+  // the others. Each output element is computed the same way whatever the split.
+  int parts = w.rows * w.cols < kMinParallelElems ? 1 : 4 * pool.size();
   // Whole 16-row groups per part, so the kernel's row tiles are rarely cut.
   const int64_t per = ((N + parts - 1) / parts + 15) / 16 * 16;
   parts = int((N + per - 1) / per);

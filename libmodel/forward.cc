@@ -45,19 +45,21 @@ class Forward {
     if (!opt_.fused_weights) return std::nullopt;
     return w_.stored(role, layer, expert);
   }
-  // Rank `rank`'s part of a stored view: the layout's shard range applied to the view, which is
-  // [out, in] as stored (views exist only for [out, in] tensors, one per expert), so the
-  // range's axis is the view's. Replicated roles: the whole view.
+  // Rank `rank`'s part of a stored view ([out, in] like matrix()): the layout's shard range,
+  // its axis translated from the stored orientation as shard_matrix does. Replicated roles:
+  // the whole view.
   Expected<StoredWeight> shard_view(const StoredWeight& full, Role role, int layer, int expert, int rank) {
     const TensorSpec* spec = spec_for(layout_, role, layer, expert);
     if (!spec) return not_found("the layout has no tensor for " + std::string(role_name(role)));
     if (spec->split == Split::Replicated) return full.slice(0, 0, full.rows);
     auto range = shard_range(*spec, c_, opt_.tp, rank);
     if (!range) return range.error();
-    if (range->axis > 1 || range->end > (range->axis == 0 ? full.rows : full.cols))
-      return invalid(spec->name + ": shard range exceeds the stored " + std::to_string(full.rows) + " x " +
+    int axis = range->axis - ((spec->expert < 0 && expert >= 0) ? 1 : 0);  // stacked experts: drop axis 0
+    if (stored_in_out(fam_, role)) axis = 1 - axis;
+    if (axis < 0 || axis > 1 || range->end > (axis == 0 ? full.rows : full.cols))
+      return invalid(spec->name + ": shard range exceeds the " + std::to_string(full.rows) + " x " +
                      std::to_string(full.cols) + " weight");
-    return full.slice(range->axis, range->begin, range->end);
+    return full.slice(axis, range->begin, range->end);
   }
   // One weight at a time (only one matrix is ever resident): load (role, layer, expert), and
   // for every rank r compute out[r][n, rows_r] = x[n, K] @ shard_r(W)^T (column-parallel:

@@ -202,7 +202,7 @@ std::optional<StoredWeight> CheckpointWeights::stored(Role role, int layer, int 
     w.scales = std::move(*sc);
   }
   const TensorSource* src = src_.get();
-  w.release = [src, st] { src->release(*st); };
+  if (release_views_) w.release = [src, st] { src->release(*st); };
   return w;
 }
 

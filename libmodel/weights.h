@@ -87,12 +87,18 @@ class CheckpointWeights final : public WeightSource {
   Expected<Matrix> output_rows(int64_t begin, int64_t end) override;
   std::string describe() const override;
   const TensorSource& source() const { return *src_; }
+  // true (default): a view drops the pages behind its tensor when destroyed, like matrix()
+  // after its read, so one forward keeps only the current weight mapped. false: the pages
+  // stay mapped for the next forward (repeated forwards over a model that fits in memory;
+  // no re-faulting of every page, bench_layer --keep-mapped). Clean file pages either way.
+  void set_release_views(bool release) { release_views_ = release; }
 
  private:
   // The scales of FP8 tensor `st` ([rows, cols]); the companion's name and shape say the mode.
   Expected<Fp8Scales> fp8_scales(const SourceTensor& st, int64_t rows, int64_t cols) const;
   std::unique_ptr<TensorSource> src_;
   std::vector<TensorSpec> layout_;
+  bool release_views_ = true;
 };
 
 // Weights held in memory, keyed like the layout: (role, layer, expert).
