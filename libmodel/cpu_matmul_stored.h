@@ -1,12 +1,15 @@
 // The CPU backend's Backend::matmul_stored: y[T, N] (+)= x[T, K] @ W^T with W read where the
 // checkpoint stores it (StoredWeight blocks in the mapped files).
 //   T <= kFusedMaxTokens: kernels/cpu/matmul_rows (BF16 and F32 read in place, f32 FMAs),
-//     output rows split over the pool's threads; FP8 blocks are dequantized a few rows at a
-//     time into a per-thread f32 panel that stays in cache, then the same kernel.
-//   Larger T (prefill): compute-bound, so OpenBLAS sgemm wins; blocks are dequantized a panel
-//     of rows at a time (a few MiB, reused across calls) and multiplied panel by panel.
+//     output rows split over the pool's threads; FP8 rows are dequantized a few at a time
+//     into a per-thread f32 panel that stays in cache, then the same kernel.
+//   Larger T (prefill): compute-bound, so OpenBLAS sgemm wins; rows are dequantized a panel
+//     at a time (a few MiB, reused across calls) and multiplied panel by panel.
 // Either way no weight-sized f32 copy is made and the f32 result differs from sgemm on the
-// dequantized matrix only by the summation order.
+// dequantized matrix only by the summation order. Blocks that split a row across files are
+// multiplied as one row (a "band"), so the result does not depend on the checkpoint's layout
+// (HF vs TP8 files) nor on the stored dtype when the values agree (an FP8 set vs its
+// dequantized f32 copy): g2diff's exact parity gates rely on that.
 #pragma once
 #include <vector>
 

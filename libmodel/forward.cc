@@ -109,7 +109,8 @@ class Forward {
   // With only_rank: this rank's partial, then the backend's all-reduce over the TP group.
   Status project_reduce(Role role, int layer, int expert, bool exact_int8, const std::vector<BackendBuffer>& in,
                         const std::vector<int>& cols, float* y, int n, int N) {
-    if (auto sv = stored(role, layer, expert)) {  // int8 (exact_int8's only subject) has no view
+    // exact_int8 concerns Grok-1 int8 weights, which have no view; never trade it for one.
+    if (auto sv = exact_int8 ? std::nullopt : stored(role, layer, expert)) {
       if (sv->rows != N)
         return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
                        std::to_string(sv->rows) + " output rows; expected " + std::to_string(N));

@@ -67,6 +67,17 @@ void StoredWeight::dequantize_block_rows(const StoredBlock& b, int64_t r0, int64
   }
 }
 
+StoredWeight StoredWeight::from_f32(std::vector<float> values, int64_t rows, int64_t cols) {
+  G2_ASSERT(values.size() == size_t(rows) * size_t(cols));
+  StoredWeight w;
+  w.dtype = DType::F32;
+  w.rows = rows;
+  w.cols = cols;
+  w.owned = std::move(values);
+  w.blocks.push_back(StoredBlock{0, 0, rows, cols, w.owned.data(), cols});
+  return w;
+}
+
 std::vector<float> StoredWeight::dequantize() const {
   std::vector<float> m(size_t(rows) * size_t(cols));  // [rows, cols]
   for (const StoredBlock& b : blocks)

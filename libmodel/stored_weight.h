@@ -54,6 +54,11 @@ class StoredWeight {
   void dequantize_block_rows(const StoredBlock& b, int64_t r0, int64_t r1, float* out, int64_t ldo) const;
   // The whole view as f32 [rows, cols], row-major.
   std::vector<float> dequantize() const;
+  // An F32 view that owns its f32 [rows, cols] values (a weight computed in memory, e.g. an
+  // FP8 round trip): one block over `owned`.
+  static StoredWeight from_f32(std::vector<float> values, int64_t rows, int64_t cols);
+
+  std::vector<float> owned;  // from_f32's storage (a moved vector keeps its buffer)
 };
 
 }  // namespace g2

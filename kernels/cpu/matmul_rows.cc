@@ -2,6 +2,7 @@
 // xmm registers) rather than intrinsics, so one source compiles for every target_clones ISA.
 #include "kernels/cpu/matmul_rows.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/codecs.h"
@@ -55,34 +56,46 @@ G2_ALWAYS_INLINE float hsum(const v16f& v) {
   return s[0];
 }
 
-// R weight rows x TT token rows: y[t, r] += dot(x[t, :K], w[r, :K]). R * TT accumulators of
-// 16 lanes stay in registers (at most 24 of the 32 zmm registers).
+// R weight rows x TT token rows: y[t, r] += dot(x[t, :], w[r, :]) over every segment. R * TT
+// accumulators of 16 lanes stay in registers (at most 24 of the 32 zmm registers); lane j
+// sums the products at logical columns = j (mod 16) in column order, across segments.
 template <class L, int TT, int R>
-G2_ALWAYS_INLINE void tile(const float* x, int64_t ldx, const typename L::E* w, int64_t ldw, float* y, int64_t ldy,
-                           int64_t K) {
+G2_ALWAYS_INLINE void tile(const float* x, int64_t ldx, const WeightSegment* seg, int nseg, int64_t n, float* y,
+                           int64_t ldy) {
+  using E = typename L::E;
   v16f acc[R][TT];
+  float tail[R][TT];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int t = 0; t < TT; ++t) acc[r][t] = v16f{};
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) {
-    v16f wv[R];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) wv[r] = L::load(w + r * ldw + k);
-#pragma GCC unroll 8
     for (int t = 0; t < TT; ++t) {
-      const v16f xv = load_f32(x + t * ldx + k);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) acc[r][t] += wv[r] * xv;
+      acc[r][t] = v16f{};
+      tail[r][t] = 0.0f;
     }
+  for (int s = 0; s < nseg; ++s) {
+    const E* w = static_cast<const E*>(seg[s].data) + n * seg[s].ld;
+    const int64_t ldw = seg[s].ld, K = seg[s].cols;
+    const float* xs = x + seg[s].col0;
+    int64_t k = 0;
+    for (; k + 16 <= K; k += 16) {
+      v16f wv[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) wv[r] = L::load(w + r * ldw + k);
+#pragma GCC unroll 8
+      for (int t = 0; t < TT; ++t) {
+        const v16f xv = load_f32(xs + t * ldx + k);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) acc[r][t] += wv[r] * xv;
+      }
+    }
+    // Explicit fma: left to contraction, some tile shapes fused these and others did not, and
+    // a row's result then depended on which tile it fell in (i.e. on the thread split).
+    for (; k < K; ++k)
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < TT; ++t) tail[r][t] = std::fma(L::one(w + r * ldw + k), xs[t * ldx + k], tail[r][t]);
   }
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < TT; ++t) {
-      float s = hsum(acc[r][t]);
-      for (int64_t j = k; j < K; ++j) s += L::one(w + r * ldw + j) * x[t * ldx + j];
-      y[t * ldy + r] += s;
-    }
+    for (int t = 0; t < TT; ++t) y[t * ldy + r] += hsum(acc[r][t]) + tail[r][t];
 }
 
 // Rows per pass for TT tokens: as many weight rows as the registers hold next to R * TT
@@ -93,35 +106,34 @@ constexpr int rows_per_pass() {
 }
 
 template <class L, int TT>
-G2_ALWAYS_INLINE void rows_tt(const float* x, int64_t ldx, const typename L::E* w, int64_t ldw, float* y, int64_t ldy,
-                              int64_t N, int64_t K) {
+G2_ALWAYS_INLINE void rows_tt(const float* x, int64_t ldx, const WeightSegment* seg, int nseg, int64_t n0, int64_t n1,
+                              float* y, int64_t ldy) {
   constexpr int R = rows_per_pass<TT>();
-  int64_t n = 0;
-  for (; n + R <= N; n += R) tile<L, TT, R>(x, ldx, w + n * ldw, ldw, y + n, ldy, K);
-  for (; n < N; ++n) tile<L, TT, 1>(x, ldx, w + n * ldw, ldw, y + n, ldy, K);
+  int64_t n = n0;
+  for (; n + R <= n1; n += R) tile<L, TT, R>(x, ldx, seg, nseg, n, y + n, ldy);
+  for (; n < n1; ++n) tile<L, TT, 1>(x, ldx, seg, nseg, n, y + n, ldy);
 }
 
 template <class L>
-G2_ALWAYS_INLINE void rows(const float* x, int64_t ldx, const typename L::E* w, int64_t ldw, float* y, int64_t ldy,
-                           int T, int64_t N, int64_t K) {
+G2_ALWAYS_INLINE void rows(const float* x, int64_t ldx, const WeightSegment* seg, int nseg, float* y, int64_t ldy,
+                           int T, int64_t N) {
   // More than 8 tokens: a group of weight rows small enough to stay in L2 meets every 8-token
   // group before the next rows are read, so memory sees each weight byte once.
   const int64_t chunk = T <= 8 ? N : 32;
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {
-    const int64_t nn = N - n0 < chunk ? N - n0 : chunk;
-    const typename L::E* wn = w + n0 * ldw;
+    const int64_t n1 = N - n0 < chunk ? N : n0 + chunk;
     for (int t0 = 0; t0 < T; t0 += 8) {
       const float* xt = x + t0 * ldx;
-      float* yt = y + t0 * ldy + n0;
+      float* yt = y + t0 * ldy;
       switch (T - t0 < 8 ? T - t0 : 8) {
-        case 1: rows_tt<L, 1>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
-        case 2: rows_tt<L, 2>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
-        case 3: rows_tt<L, 3>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
-        case 4: rows_tt<L, 4>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
-        case 5: rows_tt<L, 5>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
-        case 6: rows_tt<L, 6>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
-        case 7: rows_tt<L, 7>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
-        default: rows_tt<L, 8>(xt, ldx, wn, ldw, yt, ldy, nn, K); break;
+        case 1: rows_tt<L, 1>(xt, ldx, seg, nseg, n0, n1, yt, ldy); break;
+        case 2: rows_tt<L, 2>(xt, ldx, seg, nseg, n0, n1, yt, ldy); break;
+        case 3: rows_tt<L, 3>(xt, ldx, seg, nseg, n0, n1, yt, ldy); break;
+        case 4: rows_tt<L, 4>(xt, ldx, seg, nseg, n0, n1, yt, ldy); break;
+        case 5: rows_tt<L, 5>(xt, ldx, seg, nseg, n0, n1, yt, ldy); break;
+        case 6: rows_tt<L, 6>(xt, ldx, seg, nseg, n0, n1, yt, ldy); break;
+        case 7: rows_tt<L, 7>(xt, ldx, seg, nseg, n0, n1, yt, ldy); break;
+        default: rows_tt<L, 8>(xt, ldx, seg, nseg, n0, n1, yt, ldy); break;
       }
     }
   }
@@ -129,14 +141,14 @@ G2_ALWAYS_INLINE void rows(const float* x, int64_t ldx, const typename L::E* w, 
 
 }  // namespace
 
-G2_CLONES void matmul_rows_f32(const float* x, int64_t ldx, const float* w, int64_t ldw, float* y, int64_t ldy, int T,
-                               int64_t N, int64_t K) {
-  rows<F32Weights>(x, ldx, w, ldw, y, ldy, T, N, K);
+G2_CLONES void matmul_rows_f32(const float* x, int64_t ldx, const WeightSegment* seg, int nseg, float* y, int64_t ldy,
+                               int T, int64_t N) {
+  rows<F32Weights>(x, ldx, seg, nseg, y, ldy, T, N);
 }
 
-G2_CLONES void matmul_rows_bf16(const float* x, int64_t ldx, const uint16_t* w, int64_t ldw, float* y, int64_t ldy,
-                                int T, int64_t N, int64_t K) {
-  rows<Bf16Weights>(x, ldx, w, ldw, y, ldy, T, N, K);
+G2_CLONES void matmul_rows_bf16(const float* x, int64_t ldx, const WeightSegment* seg, int nseg, float* y,
+                                int64_t ldy, int T, int64_t N) {
+  rows<Bf16Weights>(x, ldx, seg, nseg, y, ldy, T, N);
 }
 
 // The order target_clones' resolver uses: the highest supported ISA first.

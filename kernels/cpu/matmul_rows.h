@@ -15,12 +15,24 @@
 
 namespace g2 {
 
-// y[t * ldy + n] += sum_k x[t * ldx + k] * w[n * ldw + k], t < T, n < N, k < K. Leading
-// dimensions in elements. T may be any size (processed 8 tokens at a time).
-void matmul_rows_f32(const float* x, int64_t ldx, const float* w, int64_t ldw, float* y, int64_t ldy, int T,
-                     int64_t N, int64_t K);
-void matmul_rows_bf16(const float* x, int64_t ldx, const uint16_t* w, int64_t ldw, float* y, int64_t ldy, int T,
-                      int64_t N, int64_t K);
+// One column range of the weight rows: row n's elements [col0, col0 + cols) of the logical
+// row are at data[n * ld + 0 .. cols) (dtype by the function called). A row split over
+// several files (a TP set's row-parallel weight) is several segments.
+struct WeightSegment {
+  const void* data;
+  int64_t ld;  // elements between consecutive rows
+  int64_t col0, cols;
+};
+
+// y[t * ldy + n] += sum over segments s, k < s.cols of x[t * ldx + s.col0 + k] * w_s[n, k],
+// for t < T, n < N. T may be any size (processed 8 tokens at a time). Segments share the
+// vector accumulators, so a row cut into segments whose widths (all but the last) are
+// multiples of 16 gives bit for bit the result of the same row stored contiguously: the
+// result does not depend on how a checkpoint splits its tensors.
+void matmul_rows_f32(const float* x, int64_t ldx, const WeightSegment* seg, int nseg, float* y, int64_t ldy, int T,
+                     int64_t N);
+void matmul_rows_bf16(const float* x, int64_t ldx, const WeightSegment* seg, int nseg, float* y, int64_t ldy, int T,
+                      int64_t N);
 
 // Which code path the loader picked for the functions above ("avx512f", "avx2", "default").
 const char* matmul_rows_isa();

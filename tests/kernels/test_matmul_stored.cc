@@ -235,3 +235,30 @@ TEST(MatmulStored, KernelIsaIsReported) {
 
 }  // namespace
 }  // namespace g2
+
+namespace g2 {
+namespace {
+
+// Layout independence (what g2diff's exact parity gates between an HF set and its TP8 copy,
+// or an FP8 set and its in-memory round trip, rely on): a row stored as column blocks whose
+// widths are multiples of 16 multiplies bit for bit like the same row stored contiguously,
+// and an FP8 weight like an F32 copy of its dequantized values.
+TEST(MatmulStored, ResultDoesNotDependOnTheFileSplitOrDtype) {
+  std::mt19937 rng(9);
+  CpuPool pool(2);
+  for (DType dt : {DType::BF16, DType::F8_E4M3}) {
+    const Fixture split = make(dt, 70, 96, 70, 32, rng, Fp8ScaleMode::Block);  // one band, blocks of 32 + 64
+    const auto values = split.w.dequantize();
+    StoredWeight f32 = StoredWeight::from_f32(values, 70, 96);
+    for (int T : {1, 4, 8, 9, 16, 33}) {
+      const auto x = random_vec(size_t(T) * 96, rng);
+      std::vector<float> a(size_t(T) * 70), b(a.size());
+      cpu_matmul_stored(pool, x.data(), 96, split.w, a.data(), 70, T, false);
+      cpu_matmul_stored(pool, x.data(), 96, f32, b.data(), 70, T, false);
+      EXPECT_EQ(a, b) << dtype_name(dt) << " T " << T;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace g2
