@@ -4,8 +4,9 @@
 // loop of the CPU backend's matmul_stored (libmodel/cpu_matmul_stored.cc), which splits N
 // over threads and handles FP8 and large T; one call here is single-threaded.
 //
-// Register tiling: up to 8 token rows of x against a few weight rows per pass, 16 lanes per
-// vector, so every weight byte is read from memory once per 8 tokens. Compiled for
+// Register tiling: up to 4 token rows of x against 5-8 weight rows per pass, 16 lanes per
+// vector; with more tokens, chunks of weight rows that stay in L2 meet every group of 4
+// tokens, so every weight byte is read from memory once. Compiled for
 // AVX-512F, AVX2 and the baseline ISA in the same binary (GCC target_clones; the loader
 // picks one), so the binary runs on any x86-64.
 //
@@ -25,7 +26,7 @@ struct WeightSegment {
 };
 
 // y[t * ldy + n] += sum over segments s, k < s.cols of x[t * ldx + s.col0 + k] * w_s[n, k],
-// for t < T, n < N. T may be any size (processed 8 tokens at a time). Segments share the
+// for t < T, n < N. T may be any size (processed 4 tokens at a time). Segments share the
 // vector accumulators, so a row cut into segments whose widths (all but the last) are
 // multiples of 16 gives bit for bit the result of the same row stored contiguously: the
 // result does not depend on how a checkpoint splits its tensors.

@@ -137,7 +137,7 @@ TEST(MatmulStored, OddShapesEveryDtypeAndTokenCount) {
                                 {13, 7, 0, 3},
                                 {1, 250, 1, 125}}) {
       const Fixture f = make(dt, N, K, rs, cs, rng);
-      for (int T : {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 40})
+      for (int T : {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 40, kFusedMaxTokens + 3})  // the last: sgemm panels
         for (bool acc : {false, true}) {
           SCOPED_TRACE(std::string(dtype_name(dt)) + " N " + std::to_string(N) + " K " + std::to_string(K));
           check(f, T, acc, pool, rng);
@@ -151,7 +151,7 @@ TEST(MatmulStored, Fp8ScaleModesAndShardOrigins) {
   CpuPool pool(2);
   for (Fp8ScaleMode m : {Fp8ScaleMode::Tensor, Fp8ScaleMode::Channel, Fp8ScaleMode::Block}) {
     const Fixture f = make(DType::F8_E4M3, 41, 70, 16, 32, rng, m);
-    for (int T : {1, 3, 8, 9, 20}) check(f, T, false, pool, rng);
+    for (int T : {1, 3, 8, 9, 20, kFusedMaxTokens + 1}) check(f, T, false, pool, rng);
     // A TP shard of the view keeps the logical weight's scale positions: its dequantized
     // values are the parent's sub-rectangle.
     const auto full = f.w.dequantize();
@@ -250,7 +250,7 @@ TEST(MatmulStored, ResultDoesNotDependOnTheFileSplitOrDtype) {
     const Fixture split = make(dt, 70, 96, 70, 32, rng, Fp8ScaleMode::Block);  // one band, blocks of 32 + 64
     const auto values = split.w.dequantize();
     StoredWeight f32 = StoredWeight::from_f32(values, 70, 96);
-    for (int T : {1, 4, 8, 9, 16, 33}) {
+    for (int T : {1, 4, 8, 9, 16, 33, kFusedMaxTokens + 2}) {
       const auto x = random_vec(size_t(T) * 96, rng);
       std::vector<float> a(size_t(T) * 70), b(a.size());
       cpu_matmul_stored(pool, x.data(), 96, split.w, a.data(), 70, T, false);
