@@ -262,3 +262,30 @@ TEST(MatmulStored, ResultDoesNotDependOnTheFileSplitOrDtype) {
 
 }  // namespace
 }  // namespace g2
+
+#include "kernels/cpu/lookup_scale.h"
+
+namespace g2 {
+namespace {
+
+TEST(LookupScale, EveryCodeAndLengthMatchesTheScalarProduct) {
+  float table[256];
+  for (int c = 0; c < 256; ++c) table[c] = fp8_e4m3{uint8_t(c)}.to_float();
+  std::vector<uint8_t> q(300);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = uint8_t(i * 37 + 11);  // every code, shuffled
+  for (int64_t n : {0, 1, 15, 16, 17, 31, 256, 300}) {
+    std::vector<float> out(size_t(n) + 1, -7.0f);
+    lookup_scale_u8(q.data(), n, table, 0.0123f, out.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const float want = table[q[size_t(i)]] * 0.0123f;
+      if (std::isnan(want))
+        ASSERT_TRUE(std::isnan(out[size_t(i)])) << i;
+      else
+        ASSERT_EQ(out[size_t(i)], want) << "n " << n << " i " << i;
+    }
+    EXPECT_EQ(out[size_t(n)], -7.0f);  // nothing written past n
+  }
+}
+
+}  // namespace
+}  // namespace g2
