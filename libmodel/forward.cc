@@ -61,6 +61,16 @@ class Forward {
                      std::to_string(full.cols) + " weight");
     return full.slice(axis, range->begin, range->end);
   }
+  // The view rank `rank` multiplies: the whole view in merged execution, else its shard
+  // (kept in `part`).
+  Expected<const StoredWeight*> rank_view(const StoredWeight& full, StoredWeight& part, Role role, int layer,
+                                          int expert, int rank) {
+    if (opt_.tp == 1) return &full;
+    auto p = shard_view(full, role, layer, expert, rank);
+    if (!p) return p.error();
+    part = std::move(*p);
+    return &part;
+  }
   // One weight at a time (only one matrix is ever resident): load (role, layer, expert), and
   // for every rank r compute out[r][n, rows_r] = x[n, K] @ shard_r(W)^T (column-parallel:
   // q/k/v, gate/up, w1/w3). tp 1 moves the matrix into the backend instead of copying it.
@@ -75,12 +85,9 @@ class Forward {
       rows.clear();
       for (int i = 0; i < n_local(); ++i) {
         StoredWeight part;
-        if (opt_.tp > 1) {
-          auto p = shard_view(*sv, role, layer, expert, rank_of(i));
-          if (!p) return p.error();
-          part = std::move(*p);
-        }
-        const StoredWeight& w = opt_.tp > 1 ? part : *sv;
+        auto wp = rank_view(*sv, part, role, layer, expert, rank_of(i));
+        if (!wp) return wp.error();
+        const StoredWeight& w = **wp;
         out.push_back(be_.alloc(size_t(n) * size_t(w.rows)));
         rows.push_back(int(w.rows));
         be_.matmul_stored(x, K, w, out.back().data(), int(w.rows), n, false);
@@ -118,12 +125,9 @@ class Forward {
         const int r = rank_of(i);
         const size_t k = size_t(i);
         StoredWeight part;
-        if (opt_.tp > 1) {
-          auto p = shard_view(*sv, role, layer, expert, r);
-          if (!p) return p.error();
-          part = std::move(*p);
-        }
-        const StoredWeight& w = opt_.tp > 1 ? part : *sv;
+        auto wp = rank_view(*sv, part, role, layer, expert, r);
+        if (!wp) return wp.error();
+        const StoredWeight& w = **wp;
         if (w.rows != N || w.cols != cols[k])
           return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + ": rank " +
                          std::to_string(r) + "'s shard does not match its inputs");
