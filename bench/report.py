@@ -33,8 +33,9 @@ def text(res):
             k, v["seconds"], v.get("cpu_seconds", 0), fmt(v["mib_per_s"], 0), v["peak_rss_mib"], v["bytes"] / 2**30,
             v["load"], " ".join("%.2f" % x for x in v.get("rounds_seconds", [v["seconds"]]))))
     for l in res["layer_forward"]:
-        print("  layer forward T=%-4d %9.4f s  bound %8.4f s  ratio %6.2f  (%d experts, %.0f MiB weights)" % (
-            l["tokens"], l["seconds"], l["bound_seconds"], l["ratio"], l["experts_touched"], l["weight_bytes"] / 2**20))
+        print("  layer forward T=%-4d %9.4f s  bound %8.4f s  ratio %6.2f  (%d experts, %.0f MiB weights, %s, pages %s)" % (
+            l["tokens"], l["seconds"], l["bound_seconds"], l["ratio"], l["experts_touched"], l["weight_bytes"] / 2**20,
+            l.get("path", "dequantized"), "kept" if l.get("keep_mapped") else "dropped"))
     for c in res["codecs"]:
         print("  %-28s %7.2f GB/s" % (c["name"], c["gb_per_s"]))
     print("targets:")
