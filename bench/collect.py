@@ -90,8 +90,9 @@ if "python_reshard" in runs and "reshard" in runs:
            ">=", 10.0, "x", "bench/python_reshard.py")
 for l in layer:
     if l["tokens"] <= 8:
-        target("layer forward %d token(s) / memory-bandwidth bound" % l["tokens"], l["ratio"], "<=", 2.0, "x",
-               "bench_layer")
+        mapped = " (pages kept mapped)" if l.get("keep_mapped") else ""
+        target("layer forward %d token(s) / memory-bandwidth bound%s" % (l["tokens"], mapped), l["ratio"], "<=", 2.0,
+               "x", "bench_layer" + (" --keep-mapped" if mapped else ""))
 
 json.dump({"machine": machine(), "runs": runs, "layer_forward": layer, "codecs": codecs, "targets": targets},
           sys.stdout, indent=2)

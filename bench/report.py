@@ -33,8 +33,9 @@ def text(res):
             k, v["seconds"], v.get("cpu_seconds", 0), fmt(v["mib_per_s"], 0), v["peak_rss_mib"], v["bytes"] / 2**30,
             v["load"], " ".join("%.2f" % x for x in v.get("rounds_seconds", [v["seconds"]]))))
     for l in res["layer_forward"]:
-        print("  layer forward T=%-4d %9.4f s  bound %8.4f s  ratio %6.2f  (%d experts, %.0f MiB weights)" % (
-            l["tokens"], l["seconds"], l["bound_seconds"], l["ratio"], l["experts_touched"], l["weight_bytes"] / 2**20))
+        print("  layer forward T=%-4d %9.4f s  bound %8.4f s  ratio %6.2f  (%d experts, %.0f MiB weights, %s, pages %s)" % (
+            l["tokens"], l["seconds"], l["bound_seconds"], l["ratio"], l["experts_touched"], l["weight_bytes"] / 2**20,
+            l.get("path", "dequantized"), "kept" if l.get("keep_mapped") else "dropped"))
     for c in res["codecs"]:
         print("  %-28s %7.2f GB/s" % (c["name"], c["gb_per_s"]))
     print("targets:")
@@ -67,14 +68,17 @@ def markdown(res, notes, others=()):
             name, v["bytes"] / 2**30, v["seconds"], ", ".join("%.2f" % x for x in v.get("rounds_seconds", [v["seconds"]])),
             fmt(v.get("cpu_seconds"), 2), fmt(v["mib_per_s"], 0), v["peak_rss_mib"], v["load"], how))
     out += ["", "## Layer forward (CPU backend, one Grok-2-shaped decoder layer, hidden 4096)", "",
-            "Bound = bytes of stored BF16 weights the layer touches (attention, dense FFN, router, norms, the "
-            "routed experts, embedding rows) / measured memcpy bandwidth. `build/bench/bin/bench_layer TP8_DIR`.", "",
-            "| tokens | seconds | experts touched | weight MiB | memcpy GB/s | bound seconds | ratio |",
-            "|---|---|---|---|---|---|---|"]
+            "Bound = bytes of stored weights the layer touches (attention, dense FFN, router, norms, the "
+            "routed experts, embedding rows; the output projection when the set has one layer) / measured memcpy "
+            "bandwidth. `build/bench/bin/bench_layer [--keep-mapped] TP8_DIR`; pages: dropped after each weight "
+            "(the runtime's default) or kept mapped between reps.", "",
+            "| tokens | path | pages | seconds | experts touched | weight MiB | memcpy GB/s | bound seconds | ratio | load |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for l in res["layer_forward"]:
-        out.append("| %d | %.4f | %d | %.0f | %.2f | %.4f | %.2f |" % (
-            l["tokens"], l["seconds"], l["experts_touched"], l["weight_bytes"] / 2**20, l["memcpy_bytes_per_s"] / 1e9,
-            l["bound_seconds"], l["ratio"]))
+        out.append("| %d | %s | %s | %.4f | %d | %.0f | %.2f | %.4f | %.2f | %s |" % (
+            l["tokens"], l.get("path", "dequantized"), "kept" if l.get("keep_mapped") else "dropped", l["seconds"],
+            l["experts_touched"], l["weight_bytes"] / 2**20, l["memcpy_bytes_per_s"] / 1e9, l["bound_seconds"],
+            l["ratio"], fmt(l.get("loadavg1"), 1)))
     if res["codecs"]:
         out += ["", "## Codec microbenchmarks (Google Benchmark, GB/s of input bytes)", "",
                 "`build/bench/bin/bench_codecs` (bench/micro/bench_codecs.cc).", "", "| benchmark | GB/s |", "|---|---|"]

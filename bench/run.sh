@@ -87,7 +87,10 @@ for rep in $(seq "$REPS"); do
   fi
 done
 log "layer forward (CPU) for 1, 8, 128 tokens"
+# The runtime's default (each weight's pages dropped after use, faulted back by the next rep),
+# then the steady state with the pages kept mapped (bench_layer --keep-mapped).
 "$BIN/bench_layer" "$W/tp8" "" 1 8 128 >"$W/layer.jsonl"
+"$BIN/bench_layer" --keep-mapped "$W/tp8" "" 1 8 128 >>"$W/layer.jsonl"
 
 # --- Grok-1 JAX int8 -> Grok-2 BF16 upgrade (configs/bench-grok1.json)
 log "synthesise a Grok-1 JAX set ($(basename "$G1_CONFIG"))"

@@ -26,6 +26,7 @@
 namespace g2 {
 
 class Backend;
+class StoredWeight;  // libmodel/stored_weight.h
 
 // A float array in a backend's memory. Move-only; frees itself through its release hook.
 class BackendBuffer {
@@ -106,6 +107,13 @@ class Backend {
   // column block of x/w (a K-slice) or of y can be addressed in place. accumulate: y += ...
   virtual void matmul(const float* x, int ldx, const float* w, int ldw, float* y, int ldy, int T, int N, int K,
                       bool accumulate) = 0;
+  // y[T, N] (+)= x[T, K] @ W^T with W [N = w.rows, K = w.cols] read where the checkpoint
+  // stores it (libmodel/stored_weight.h: mapped host blocks of BF16/F32/FP8). x, y as in
+  // matmul. The default dequantizes the view to f32 on the host (StoredWeight::dequantize,
+  // the same values WeightSource::matrix gives), moves it in with from_host and calls matmul:
+  // what the CUDA backend uses. The CPU backend multiplies in place (cpu_matmul_stored.h).
+  virtual void matmul_stored(const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T,
+                             bool accumulate);
   // Contiguous convenience form: y[T, N] = x[T, K] @ w[N, K]^T.
   void matmul(const float* x, const float* w, float* y, int T, int N, int K) {
     matmul(x, K, w, K, y, N, T, N, K, false);

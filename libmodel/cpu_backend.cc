@@ -13,6 +13,8 @@
 #include "kernels/ops/rope.h"
 #include "libconvert/status.h"
 #include "libmodel/backend.h"
+#include "libmodel/cpu_matmul_stored.h"
+#include "libmodel/stored_weight.h"
 
 namespace g2 {
 
@@ -22,6 +24,12 @@ BackendBuffer Backend::from_host(std::vector<float>&& host) {
   host.clear();
   host.shrink_to_fit();
   return b;
+}
+
+void Backend::matmul_stored(const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T,
+                            bool accumulate) {
+  BackendBuffer f = from_host(w.dequantize());  // [N, K]
+  matmul(x, ldx, f.data(), int(w.cols), y, ldy, T, int(w.rows), int(w.cols), accumulate);
 }
 
 namespace {
@@ -51,6 +59,11 @@ class CpuBackend final : public Backend {
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, x, ldx, w, ldw, accumulate ? 1.0f : 0.0f, y,
                 ldy);
+  }
+
+  void matmul_stored(const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T,
+                     bool accumulate) override {
+    cpu_matmul_stored(pool_, x, ldx, w, y, ldy, T, accumulate);
   }
 
   void rmsnorm(const float* x, const float* scale, float* y, int T, int H, float eps) override {
@@ -118,6 +131,9 @@ class CpuBackend final : public Backend {
         out[size_t(t) * H + i] =
             moe_combine_element(slots + size_t(t) * k * H, gate + size_t(t) * k, k, H, i, round_gate);
   }
+
+ private:
+  CpuPool pool_;  // matmul_stored's threads
 };
 
 }  // namespace

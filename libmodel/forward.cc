@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "kernels/codecs.h"
 
@@ -38,11 +39,61 @@ class Forward {
     if (!m) return m.error();
     return be_.from_host(std::move(m->data));
   }
+  // The stored view of (role, layer, expert) for Backend::matmul_stored, or nullopt: then the
+  // dequantized f32 copy (WeightSource::matrix) is used, as with fused_weights off.
+  std::optional<StoredWeight> stored(Role role, int layer, int expert) {
+    if (!opt_.fused_weights) return std::nullopt;
+    return w_.stored(role, layer, expert);
+  }
+  // Rank `rank`'s part of a stored view ([out, in] like matrix()): the layout's shard range,
+  // its axis translated from the stored orientation as shard_matrix does. Replicated roles:
+  // the whole view.
+  Expected<StoredWeight> shard_view(const StoredWeight& full, Role role, int layer, int expert, int rank) {
+    const TensorSpec* spec = spec_for(layout_, role, layer, expert);
+    if (!spec) return not_found("the layout has no tensor for " + std::string(role_name(role)));
+    if (spec->split == Split::Replicated) return full.slice(0, 0, full.rows);
+    auto range = shard_range(*spec, c_, opt_.tp, rank);
+    if (!range) return range.error();
+    int axis = range->axis - ((spec->expert < 0 && expert >= 0) ? 1 : 0);  // stacked experts: drop axis 0
+    if (stored_in_out(fam_, role)) axis = 1 - axis;
+    if (axis < 0 || axis > 1 || range->end > (axis == 0 ? full.rows : full.cols))
+      return invalid(spec->name + ": shard range exceeds the " + std::to_string(full.rows) + " x " +
+                     std::to_string(full.cols) + " weight");
+    return full.slice(axis, range->begin, range->end);
+  }
+  // The view rank `rank` multiplies: the whole view in merged execution, else its shard
+  // (kept in `part`).
+  Expected<const StoredWeight*> rank_view(const StoredWeight& full, StoredWeight& part, Role role, int layer,
+                                          int expert, int rank) {
+    if (opt_.tp == 1) return &full;
+    auto p = shard_view(full, role, layer, expert, rank);
+    if (!p) return p.error();
+    part = std::move(*p);
+    return &part;
+  }
   // One weight at a time (only one matrix is ever resident): load (role, layer, expert), and
   // for every rank r compute out[r][n, rows_r] = x[n, K] @ shard_r(W)^T (column-parallel:
   // q/k/v, gate/up, w1/w3). tp 1 moves the matrix into the backend instead of copying it.
+  // With a stored view the backend multiplies by the checkpoint's bytes in place.
   Status project(Role role, int layer, int expert, const float* x, int n, int K, std::vector<BackendBuffer>& out,
                  std::vector<int>& rows) {
+    if (auto sv = stored(role, layer, expert)) {
+      if (sv->cols != K)
+        return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
+                       std::to_string(sv->cols) + " input columns; expected " + std::to_string(K));
+      out.clear();
+      rows.clear();
+      for (int i = 0; i < n_local(); ++i) {
+        StoredWeight part;
+        auto wp = rank_view(*sv, part, role, layer, expert, rank_of(i));
+        if (!wp) return wp.error();
+        const StoredWeight& w = **wp;
+        out.push_back(be_.alloc(size_t(n) * size_t(w.rows)));
+        rows.push_back(int(w.rows));
+        be_.matmul_stored(x, K, w, out.back().data(), int(w.rows), n, false);
+      }
+      return Status::Ok();
+    }
     auto full = w_.matrix(role, layer, expert);
     if (!full) return full.error();
     if (full->cols != K)
@@ -65,6 +116,26 @@ class Forward {
   // With only_rank: this rank's partial, then the backend's all-reduce over the TP group.
   Status project_reduce(Role role, int layer, int expert, bool exact_int8, const std::vector<BackendBuffer>& in,
                         const std::vector<int>& cols, float* y, int n, int N) {
+    // exact_int8 concerns Grok-1 int8 weights, which have no view; never trade it for one.
+    if (auto sv = exact_int8 ? std::nullopt : stored(role, layer, expert)) {
+      if (sv->rows != N)
+        return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
+                       std::to_string(sv->rows) + " output rows; expected " + std::to_string(N));
+      for (int i = 0; i < n_local(); ++i) {
+        const int r = rank_of(i);
+        const size_t k = size_t(i);
+        StoredWeight part;
+        auto wp = rank_view(*sv, part, role, layer, expert, r);
+        if (!wp) return wp.error();
+        const StoredWeight& w = **wp;
+        if (w.rows != N || w.cols != cols[k])
+          return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + ": rank " +
+                         std::to_string(r) + "'s shard does not match its inputs");
+        be_.matmul_stored(in[k].data(), cols[k], w, y, N, n, i > 0);
+      }
+      if (opt_.only_rank >= 0) return be_.all_reduce_sum(y, size_t(n) * size_t(N));
+      return Status::Ok();
+    }
     auto full = w_.matrix(role, layer, expert, exact_int8);
     if (!full) return full.error();
     if (full->rows != N)
@@ -203,13 +274,17 @@ Status Forward::ffn_block(int layer, BackendBuffer& h, LayerActivations& rec) {
   R(x.data(), x.size());  // R(2)
 
   // Router: replicated, f32 (R(9): its input is the bf16 norm output, everything else f32).
-  auto router_w = load(Role::Router, layer);
-  if (!router_w) return router_w.error();
-  if (router_w->size() != size_t(E) * H)
-    return invalid("layer " + std::to_string(layer) + ": router weight has " + std::to_string(router_w->size()) +
-                   " values; expected " + std::to_string(E) + " x " + std::to_string(H));
   BackendBuffer logits = be_.alloc(size_t(T) * E);  // [T, E]
-  be_.matmul(x.data(), router_w->data(), logits.data(), T, E, H);
+  if (auto sv = stored(Role::Router, layer, -1); sv && sv->rows == E && sv->cols == H) {
+    be_.matmul_stored(x.data(), H, *sv, logits.data(), E, T, false);
+  } else {
+    auto router_w = load(Role::Router, layer);
+    if (!router_w) return router_w.error();
+    if (router_w->size() != size_t(E) * H)
+      return invalid("layer " + std::to_string(layer) + ": router weight has " + std::to_string(router_w->size()) +
+                     " values; expected " + std::to_string(E) + " x " + std::to_string(H));
+    be_.matmul(x.data(), router_w->data(), logits.data(), T, E, H);
+  }
   std::vector<int32_t> idx(size_t(T) * K);  // [T, k]
   std::vector<float> gate(size_t(T) * K);   // [T, k]
   be_.router(logits.data(), T, E, K, float(c_.router_logit_softcapping), idx.data(), gate.data());

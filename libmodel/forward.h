@@ -36,6 +36,11 @@ struct ForwardOptions {
   // sums, each rounded to bf16 (README.md point 14). 1 disables.
   int reference_shards = 8;
   int64_t logits_chunk = 4096;  // vocab rows of the output projection resident at once
+  // Multiply by weights where the checkpoint stores them (WeightSource::stored,
+  // Backend::matmul_stored) whenever a view exists; false: always the dequantized f32 copy
+  // (WeightSource::matrix + Backend::matmul), the path before the fused one. The two differ
+  // only by f32 summation order.
+  bool fused_weights = true;
   std::function<void(int layer)> on_layer;  // progress callback after each layer
 };
 

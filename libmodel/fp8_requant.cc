@@ -26,4 +26,14 @@ Expected<Matrix> Fp8RequantWeights::matrix(Role role, int layer, int expert, boo
   return m;
 }
 
+std::optional<StoredWeight> Fp8RequantWeights::stored(Role role, int layer, int expert) {
+  const TensorSpec* spec = spec_for(layout_, role, layer, expert);
+  auto inner = inner_.stored(role, layer, expert);
+  if (!inner || !spec || !spec->fp8_candidate) return inner;  // no inner view (Grok-1 int8): matrix() path
+  inner.reset();
+  auto m = matrix(role, layer, expert);
+  if (!m || m->rows <= 1) return std::nullopt;  // matrix() reports the error / keeps vectors
+  return StoredWeight::from_f32(std::move(m->data), m->rows, m->cols);
+}
+
 }  // namespace g2

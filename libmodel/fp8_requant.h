@@ -17,6 +17,10 @@ class Fp8RequantWeights final : public WeightSource {
   const ModelConfig& config() const override { return inner_.config(); }
   Family family() const override { return inner_.family(); }
   Expected<Matrix> matrix(Role role, int layer, int expert, bool exact_int8 = false) override;
+  // Requantised weights: an F32 view owning matrix()'s values, so the forward multiplies them
+  // exactly as it multiplies an FP8 checkpoint's (dequantized panels of whole rows, the same
+  // kernel): --fp8-exact parity holds on the fused path too. Other weights: the inner view.
+  std::optional<StoredWeight> stored(Role role, int layer, int expert) override;
   Expected<Matrix> embedding_rows(std::span<const int32_t> tokens) override { return inner_.embedding_rows(tokens); }
   Expected<Matrix> output_rows(int64_t begin, int64_t end) override { return inner_.output_rows(begin, end); }
   std::string describe() const override;

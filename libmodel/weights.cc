@@ -80,6 +80,36 @@ Expected<std::vector<uint8_t>> read_raw(const TensorSource& src, const SourceTen
 
 }  // namespace
 
+Expected<Fp8Scales> CheckpointWeights::fp8_scales(const SourceTensor& st, int64_t rows, int64_t cols) const {
+  // The scale tensor's name and shape say the mode.
+  Fp8Spec fs;
+  const SourceTensor* sc = src_->find(fp8_scale_name(st.name, Fp8ScaleMode::Block));
+  if (sc) {
+    fs.block_n = config().fp8.block_n;
+    fs.block_k = config().fp8.block_k;
+    if (fs.block_n <= 0 || fs.block_k <= 0)
+      return invalid(src_->root() + ": \"" + sc->name + "\" needs quantization_config.weight_block_size in config.json");
+  } else {
+    sc = src_->find(fp8_scale_name(st.name, Fp8ScaleMode::Tensor));
+    if (!sc)
+      return not_found(src_->root() + ": FP8 tensor \"" + st.name + "\" has no weight_scale or weight_scale_inv");
+    uint64_t cnt = 1;
+    for (auto d : sc->shape) cnt *= uint64_t(d);
+    fs.mode = cnt == 1 ? Fp8ScaleMode::Tensor : Fp8ScaleMode::Channel;
+  }
+  const Shape want = fp8_scale_shape(fs, rows, cols);
+  uint64_t cnt = 1, wcnt = 1;
+  for (auto d : sc->shape) cnt *= uint64_t(d);
+  for (auto d : want) wcnt *= uint64_t(d);
+  if (cnt != wcnt || sc->dtype != DType::F32)
+    return invalid(src_->root() + ": \"" + sc->name + "\" is " + std::string(dtype_name(sc->dtype)) + " " +
+                   shape_str(sc->shape) + "; expected F32 " + shape_str(want) + " for weight " + shape_str(st.shape));
+  Fp8Scales scales{fs, rows, cols, std::vector<float>(cnt)};
+  G2_TRY(src_->read(*sc, scales.s.data()));
+  src_->release(*sc);
+  return scales;
+}
+
 Expected<Matrix> CheckpointWeights::matrix(Role role, int layer, int expert, bool exact_int8) {
   const TensorSpec* spec = spec_for(layout_, role, layer, expert);
   if (!spec) return not_found(src_->root() + ": the layout has no tensor for " + who(role, layer, expert));
@@ -124,33 +154,10 @@ Expected<Matrix> CheckpointWeights::matrix(Role role, int layer, int expert, boo
     src_->release(*sc);
   } else {
     if (st->dtype == DType::F8_E4M3) {
-      // FP8: real = fp8 * scale (libconvert/quant.h); the scale tensor's name and shape say the mode.
-      Fp8Spec fs;
-      const SourceTensor* sc = src_->find(fp8_scale_name(spec->name, Fp8ScaleMode::Block));
-      if (sc) {
-        fs.block_n = config().fp8.block_n;
-        fs.block_k = config().fp8.block_k;
-        if (fs.block_n <= 0 || fs.block_k <= 0)
-          return invalid(src_->root() + ": \"" + sc->name + "\" needs quantization_config.weight_block_size in config.json");
-      } else {
-        sc = src_->find(fp8_scale_name(spec->name, Fp8ScaleMode::Tensor));
-        if (!sc)
-          return not_found(src_->root() + ": FP8 tensor \"" + spec->name + "\" has no weight_scale or weight_scale_inv");
-        uint64_t cnt = 1;
-        for (auto d : sc->shape) cnt *= uint64_t(d);
-        fs.mode = cnt == 1 ? Fp8ScaleMode::Tensor : Fp8ScaleMode::Channel;
-      }
-      const Shape want = fp8_scale_shape(fs, m.rows, m.cols);
-      uint64_t cnt = 1, wcnt = 1;
-      for (auto d : sc->shape) cnt *= uint64_t(d);
-      for (auto d : want) wcnt *= uint64_t(d);
-      if (cnt != wcnt || sc->dtype != DType::F32)
-        return invalid(src_->root() + ": \"" + sc->name + "\" is " + std::string(dtype_name(sc->dtype)) + " " +
-                       shape_str(sc->shape) + "; expected F32 " + shape_str(want) + " for weight " + shape_str(st->shape));
-      Fp8Scales scales{fs, m.rows, m.cols, std::vector<float>(cnt)};
-      G2_TRY(src_->read(*sc, scales.s.data()));
-      fp8_dequantize_rect(scales, 0, m.rows, 0, m.cols, raw->data(), m.data.data());
-      src_->release(*sc);
+      // FP8: real = fp8 * scale (libconvert/quant.h).
+      auto scales = fp8_scales(*st, m.rows, m.cols);
+      if (!scales) return scales.error();
+      fp8_dequantize_rect(*scales, 0, m.rows, 0, m.cols, raw->data(), m.data.data());
     } else if (st->dtype == DType::F8_E5M2) {
       return unsupported(src_->root() + ": \"" + spec->name + "\" is F8_E5M2; only F8_E4M3 weights are supported");
     } else {
@@ -160,6 +167,43 @@ Expected<Matrix> CheckpointWeights::matrix(Role role, int layer, int expert, boo
   src_->release(*st);
   if (stored_in_out(family(), role) && m.rows > 1) m = transpose(m);
   return m;
+}
+
+std::optional<StoredWeight> CheckpointWeights::stored(Role role, int layer, int expert) {
+  const TensorSpec* spec = spec_for(layout_, role, layer, expert);
+  if (!spec || (spec->expert < 0 && expert >= 0) || stored_in_out(family(), role)) return std::nullopt;
+  const SourceTensor* st = src_->find(spec->name);
+  if (!st || st->shape.size() != 2 || st->pieces.empty() || (st->concat_axis != 0 && st->concat_axis != 1))
+    return std::nullopt;
+  if (st->dtype != DType::F32 && st->dtype != DType::BF16 && st->dtype != DType::F8_E4M3) return std::nullopt;
+  StoredWeight w;
+  w.dtype = st->dtype;
+  w.rows = st->shape[0];
+  w.cols = st->shape[1];
+  int64_t at = 0;  // along concat_axis
+  for (const TensorPiece& p : st->pieces) {
+    const TensorView& v = p.view;
+    if (v.device != Device::Host || !v.data || v.dtype != st->dtype || v.rank() != 2 || !v.contiguous())
+      return std::nullopt;
+    StoredBlock b;
+    b.rows = v.shape[0];
+    b.cols = v.shape[1];
+    b.ld = v.shape[1];
+    b.data = v.data;
+    (st->concat_axis == 0 ? b.row0 : b.col0) = at;
+    at += v.shape[size_t(st->concat_axis)];
+    if (b.row0 + b.rows > w.rows || b.col0 + b.cols > w.cols) return std::nullopt;
+    w.blocks.push_back(b);
+  }
+  if (at != st->shape[size_t(st->concat_axis)]) return std::nullopt;
+  if (w.dtype == DType::F8_E4M3) {
+    auto sc = fp8_scales(*st, w.rows, w.cols);
+    if (!sc) return std::nullopt;
+    w.scales = std::move(*sc);
+  }
+  const TensorSource* src = src_.get();
+  if (release_views_) w.release = [src, st] { src->release(*st); };
+  return w;
 }
 
 Expected<Matrix> CheckpointWeights::embedding_rows(std::span<const int32_t> tokens) {
@@ -200,6 +244,18 @@ Expected<Matrix> MemoryWeights::matrix(Role role, int layer, int expert, bool) {
   auto it = w_.find({role, layer, expert});
   if (it == w_.end()) return not_found("in-memory weights: no " + who(role, layer, expert));
   return Matrix{it->second.data, it->second.rows, it->second.cols};
+}
+
+std::optional<StoredWeight> MemoryWeights::stored(Role role, int layer, int expert) {
+  auto it = w_.find({role, layer, expert});
+  if (it == w_.end()) return std::nullopt;
+  const Matrix& m = it->second;
+  StoredWeight w;
+  w.dtype = DType::F32;
+  w.rows = m.rows;
+  w.cols = m.cols;
+  w.blocks.push_back(StoredBlock{0, 0, m.rows, m.cols, m.data.data(), m.cols});
+  return w;
 }
 
 Expected<Matrix> MemoryWeights::embedding_rows(std::span<const int32_t> tokens) {

@@ -9,6 +9,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -18,6 +19,7 @@
 #include "libconvert/model_config.h"
 #include "libconvert/source.h"
 #include "libconvert/status.h"
+#include "libmodel/stored_weight.h"
 
 namespace g2 {
 
@@ -41,6 +43,17 @@ class WeightSource {
   // exact_int8: a Grok-1 int8 weight dequantized as the exact f32 product int8 * scale
   // instead of bf16(int8 * scale) (the JAX reference's down projection, see README.md).
   virtual Expected<Matrix> matrix(Role role, int layer, int expert, bool exact_int8 = false) = 0;
+  // The same weight as a zero-copy view of where it is stored (Backend::matmul_stored), or
+  // nullopt when there is none: a dtype without a view (Grok-1 int8, F16...), a stored
+  // orientation other than [out, in], anything unexpected. nullopt is never an error: the
+  // caller falls back to matrix(), which reports what is wrong. The view is valid while this
+  // source lives; dequantized, it equals matrix() bit for bit.
+  virtual std::optional<StoredWeight> stored(Role role, int layer, int expert) {
+    (void)role;
+    (void)layer;
+    (void)expert;
+    return std::nullopt;
+  }
   // Embedding rows of `tokens`: [T, H] (table values, before the multiplier).
   virtual Expected<Matrix> embedding_rows(std::span<const int32_t> tokens) = 0;
   // Rows [begin, end) of the output projection: lm_head, or the embedding when tied. [n, H]
@@ -67,14 +80,25 @@ class CheckpointWeights final : public WeightSource {
   const ModelConfig& config() const override { return src_->config(); }
   Family family() const override { return src_->family(); }
   Expected<Matrix> matrix(Role role, int layer, int expert, bool exact_int8 = false) override;
+  // Grok-2 [out, in] weights stored as F32, BF16 or F8_E4M3: one block per piece of the
+  // tensor (a TP set's rank slices), pages released when the view is destroyed.
+  std::optional<StoredWeight> stored(Role role, int layer, int expert) override;
   Expected<Matrix> embedding_rows(std::span<const int32_t> tokens) override;
   Expected<Matrix> output_rows(int64_t begin, int64_t end) override;
   std::string describe() const override;
   const TensorSource& source() const { return *src_; }
+  // true (default): a view drops the pages behind its tensor when destroyed, like matrix()
+  // after its read, so one forward keeps only the current weight mapped. false: the pages
+  // stay mapped for the next forward (repeated forwards over a model that fits in memory;
+  // no re-faulting of every page, bench_layer --keep-mapped). Clean file pages either way.
+  void set_release_views(bool release) { release_views_ = release; }
 
  private:
+  // The scales of FP8 tensor `st` ([rows, cols]); the companion's name and shape say the mode.
+  Expected<Fp8Scales> fp8_scales(const SourceTensor& st, int64_t rows, int64_t cols) const;
   std::unique_ptr<TensorSource> src_;
   std::vector<TensorSpec> layout_;
+  bool release_views_ = true;
 };
 
 // Weights held in memory, keyed like the layout: (role, layer, expert).
@@ -85,6 +109,8 @@ class MemoryWeights final : public WeightSource {
   const ModelConfig& config() const override { return c_; }
   Family family() const override { return f_; }
   Expected<Matrix> matrix(Role role, int layer, int expert, bool exact_int8 = false) override;
+  // An F32 view of the held matrix (one block).
+  std::optional<StoredWeight> stored(Role role, int layer, int expert) override;
   Expected<Matrix> embedding_rows(std::span<const int32_t> tokens) override;
   Expected<Matrix> output_rows(int64_t begin, int64_t end) override;
   std::string describe() const override { return "in-memory weights"; }

@@ -1,18 +1,28 @@
 // One decoder layer forward on the CPU backend (libmodel run_forward, num_layers = 1) for 1, 8
 // and 128 tokens, next to the memory-bandwidth bound: bytes of stored weights the layer touches
 // (attention, dense FFN, router, norms, the experts the tokens were routed to, the embedding
-// rows) divided by a measured memcpy bandwidth. Not a Google Benchmark: bench/run.sh parses
+// rows, and the final norm + output projection when the model has a single layer, since the
+// forward then computes the logits too), counted from the checkpoint's own tensors (any stored
+// dtype), divided by a measured memcpy bandwidth. Not a Google Benchmark: bench/run.sh parses
 // the one JSON line per token count this prints.
-//   usage: bench_layer CHECKPOINT_DIR [CONFIG] [TOKEN_COUNTS...]
+//   usage: bench_layer [--old-path] [--keep-mapped] CHECKPOINT_DIR [CONFIG] [TOKEN_COUNTS...]
+//   --old-path: ForwardOptions::fused_weights = false (dequantized f32 copies + sgemm, the
+//   path before the fused matmul on stored weights), for before/after figures.
+//   --keep-mapped: CheckpointWeights::set_release_views(false): the weights' pages stay mapped
+//   between the reps (steady-state decode) instead of being dropped after each use and
+//   faulted back in by the next forward (the runtime's default memory contract).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/matmul_rows.h"
+#include "libconvert/layout/layout.h"
 #include "libconvert/source.h"
 #include "libmodel/backend.h"
 #include "libmodel/forward.h"
@@ -22,6 +32,14 @@ namespace {
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds of the whole process (all threads): on a shared machine wall time includes
+// waiting for a core; this does not.
+double cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
 // Copy bandwidth in bytes/s (bytes copied, i.e. read once + written once), best of 5 over
@@ -42,57 +60,117 @@ double memcpy_bandwidth() {
 
 }  // namespace
 
+// Stored bytes of the tensor(s) holding (role, layer, expert), FP8 scale companions included;
+// a Grok-1 stacked expert tensor counts one expert's share.
+double stored_bytes(const g2::TensorSource& src, const std::vector<g2::TensorSpec>& layout, g2::Role role, int layer,
+                    int expert) {
+  const g2::TensorSpec* spec = g2::find_spec(layout, role, layer, expert);
+  const bool stacked = !spec && expert >= 0;
+  if (stacked) spec = g2::find_spec(layout, role, layer, -1);
+  if (!spec) return 0;
+  double b = 0;
+  for (const std::string& name : {spec->name, spec->name + "_scale", spec->name + "_scale_inv"})
+    if (const g2::SourceTensor* t = src.find(name))
+      for (const auto& p : t->pieces) b += double(p.view.nbytes());
+  if (stacked) {
+    if (const g2::SourceTensor* t = src.find(spec->name.substr(0, spec->name.rfind('/')) + "/scales"))
+      for (const auto& p : t->pieces) b += double(p.view.nbytes());
+    const g2::SourceTensor* t = src.find(spec->name);
+    if (t && !t->shape.empty() && t->shape[0] > 0) b /= double(t->shape[0]);
+  }
+  return b;
+}
+
+double load_average() {
+  double l = -1;
+  if (FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &l) != 1) l = -1;
+    std::fclose(f);
+  }
+  return l;
+}
+
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_layer CHECKPOINT_DIR [CONFIG] [TOKEN_COUNTS...]\n");
+  bool old_path = false, keep_mapped = false;
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--old-path")
+      old_path = true;
+    else if (std::string(argv[i]) == "--keep-mapped")
+      keep_mapped = true;
+    else
+      args.push_back(argv[i]);
+  }
+  if (args.empty()) {
+    std::fprintf(stderr, "usage: bench_layer [--old-path] [--keep-mapped] CHECKPOINT_DIR [CONFIG] [TOKEN_COUNTS...]\n");
     return 2;
   }
-  std::string config = argc > 2 ? argv[2] : "";
+  std::string config = args.size() > 1 ? args[1] : "";
   std::vector<int> counts;
-  for (int i = 3; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
+  for (size_t i = 2; i < args.size(); ++i) counts.push_back(std::atoi(args[i].c_str()));
   if (counts.empty()) counts = {1, 8, 128};
 
-  auto src = g2::open_checkpoint(argv[1], config);
+  auto src = g2::open_checkpoint(args[0], config);
   if (!src) {
     std::fprintf(stderr, "bench_layer: %s\n", src.message().c_str());
     return 2;
   }
-  const int64_t stored_bytes_per_elem = 2;  // the bench sets are BF16
   g2::CheckpointWeights w(std::move(*src));
+  w.set_release_views(!keep_mapped);
   const auto& c = w.config();
   auto be = g2::make_cpu_backend();
   const double bw = memcpy_bandwidth();
 
-  const int64_t H = c.hidden_size;
-  const int64_t dense = c.q_size() * H + 2 * c.kv_size() * H + H * c.q_size() + 3 * c.intermediate_size * H +
-                        int64_t(c.num_local_experts) * H + 4 * H;
-  const int64_t expert = 3 * c.moe_intermediate_size * H;
+  using g2::Role;
+  const auto layout = g2::layout_for(w.family(), c);
+  auto bytes_of = [&](Role r, int layer, int e = -1) { return stored_bytes(w.source(), layout, r, layer, e); };
+  double dense = 0;
+  for (Role r : {Role::PreAttnNorm, Role::PostAttnNorm, Role::PreMoeNorm, Role::PostMoeNorm, Role::AttnQ, Role::AttnK,
+                 Role::AttnV, Role::AttnO, Role::Router, Role::MlpGate, Role::MlpUp, Role::MlpDown})
+    dense += bytes_of(r, 0);
+  if (c.num_hidden_layers == 1) {  // the forward computes the logits too
+    dense += bytes_of(Role::FinalNorm, -1);
+    const bool tied = c.tie_word_embeddings || !g2::find_spec(layout, Role::LmHead, -1, -1);
+    dense += bytes_of(tied ? Role::Embedding : Role::LmHead, -1);
+  }
+  const g2::TensorSpec* emb = g2::find_spec(layout, Role::Embedding, -1, -1);
+  const double emb_row = emb ? bytes_of(Role::Embedding, -1) / double(emb->shape[0]) : 0;
 
   for (int T : counts) {
     std::vector<int32_t> tokens(static_cast<size_t>(T), 0);
     for (int i = 0; i < T; ++i) tokens[size_t(i)] = int32_t((i * 7919 + 3) % c.vocab_size);
     g2::ForwardOptions opt;
     opt.num_layers = 1;
-    double best = 1e30;
+    opt.fused_weights = !old_path;
+    double best = 1e30, best_cpu = 0;
     int64_t touched_experts = 0;
-    for (int rep = 0; rep < 3; ++rep) {  // rep 0 warms the page cache
-      double t0 = now_s();
+    double expert_bytes = 0;
+    for (int rep = 0; rep < 5; ++rep) {  // rep 0 warms the page cache; best of the other 4
+      double t0 = now_s(), c0 = cpu_s();
       auto rec = g2::run_forward(w, *be, tokens, opt);
-      double dt = now_s() - t0;
+      double dt = now_s() - t0, dc = cpu_s() - c0;
       if (!rec) {
         std::fprintf(stderr, "bench_layer: %s\n", rec.message().c_str());
         return 1;
       }
       std::set<int32_t> used(rec->layers[0].experts.begin(), rec->layers[0].experts.end());
       touched_experts = int64_t(used.size());
-      if (rep > 0) best = std::min(best, dt);
+      expert_bytes = 0;
+      for (int32_t e : used)
+        for (Role r : {Role::ExpertGate, Role::ExpertUp, Role::ExpertDown}) expert_bytes += bytes_of(r, 0, e);
+      if (rep > 0 && dt < best) {
+        best = dt;
+        best_cpu = dc;
+      }
     }
-    const double bytes = double((dense + touched_experts * expert + int64_t(T) * H) * stored_bytes_per_elem);
+    const double bytes = dense + expert_bytes + double(T) * emb_row;
     const double bound = bytes / bw;
     std::printf(
-        "{\"tokens\": %d, \"seconds\": %.6f, \"weight_bytes\": %.0f, \"experts_touched\": %lld, "
-        "\"memcpy_bytes_per_s\": %.0f, \"bound_seconds\": %.6f, \"ratio\": %.3f}\n",
-        T, best, bytes, static_cast<long long>(touched_experts), bw, bound, best / bound);
+        "{\"tokens\": %d, \"seconds\": %.6f, \"cpu_seconds\": %.6f, \"weight_bytes\": %.0f, \"experts_touched\": %lld, "
+        "\"memcpy_bytes_per_s\": %.0f, \"bound_seconds\": %.6f, \"ratio\": %.3f, \"path\": \"%s\", "
+        "\"keep_mapped\": %s, \"isa\": \"%s\", \"loadavg1\": %.2f}\n",
+        T, best, best_cpu, bytes, static_cast<long long>(touched_experts), bw, bound, best / bound,
+        old_path ? "dequantized" : "fused", keep_mapped ? "true" : "false", g2::matmul_rows_isa(), load_average());
     std::fflush(stdout);
   }
   return 0;

@@ -21,6 +21,9 @@ class DelegatingBackend : public Backend {
               bool acc) override {
     cpu_->matmul(x, ldx, w, ldw, y, ldy, T, N, K, acc);
   }
+  void matmul_stored(const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T, bool acc) override {
+    cpu_->matmul_stored(x, ldx, w, y, ldy, T, acc);
+  }
   void rmsnorm(const float* x, const float* s, float* y, int T, int H, float eps) override {
     cpu_->rmsnorm(x, s, y, T, H, eps);
   }
