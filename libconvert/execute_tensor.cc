@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels/ops/quant.h"
+#include "libconvert/source_pread.h"
 
 namespace g2 {
 
@@ -165,7 +166,15 @@ class LogicalReader {
     G2_ASSERT(!r_.transpose);
     const uint64_t w = uint64_t(c1 - c0) * es_;
     const int64_t have = std::min(r1, r_.src_rows);
-    if (have > r0) {
+    bool done = false;
+    if (have > r0 && src_.pieces_in_files()) {
+      // read the pieces with pread instead of through the mapping (source_pread.h says why)
+      if (!pread_) pread_ = std::make_unique<PieceReader>(*t_);
+      auto got = pread_->read(r0, have, c0, c1, out);
+      if (!got) return got.error();
+      done = *got;
+    }
+    if (have > r0 && !done) {
       if (base_) {
         for (int64_t r = r0; r < have; ++r)
           std::memcpy(out + uint64_t(r - r0) * w, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, w);
@@ -260,7 +269,19 @@ class LogicalReader {
   std::vector<uint16_t> g1_scales_;  // [G, N] bf16 bits of this expert
   Fp8Scales fp8_;
   std::vector<uint8_t> rowbuf_, raw_;
+  std::unique_ptr<PieceReader> pread_;  // open source files, for read_raw
 };
+
+// Scratch per chunk of a row-wise (not transposed) read, at most, whatever the budget: larger
+// chunks made plain copies no faster and FP8 encoding slower (more cache misses and first-touch
+// page faults; bench/NOTES.md "Peak RSS"), and they set the peak RSS. Capped, a reshard's peak
+// RSS is the same for any model and budget. The transposed (Grok-1) read keeps the whole
+// budget: each chunk walks every source row, so fewer chunks mean fewer passes.
+constexpr uint64_t kMaxRowChunkBytes = uint64_t(16) << 20;
+
+uint64_t chunk_budget(const Recipe& r, uint64_t chunk_bytes) {
+  return r.transpose ? chunk_bytes : std::min(chunk_bytes, kMaxRowChunkBytes);
+}
 
 int64_t chunk_rows_for(uint64_t chunk_bytes, uint64_t row_bytes, int64_t total) {
   const uint64_t n = chunk_bytes / std::max<uint64_t>(row_bytes, 1);
@@ -288,7 +309,8 @@ ScaleCache::ScaleCache(const Plan& plan) {
       }
 }
 
-Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& src, const Recipe& r, uint64_t chunk_bytes) {
+Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& src, const Recipe& r, uint64_t chunk_bytes,
+                                                           std::vector<float>& buf) {
   std::shared_ptr<Entry> e;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -309,8 +331,8 @@ Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& s
       return;
     }
     Fp8ScaleBuilder b(r.fp8, r.rows, r.cols, r.logical);
-    const int64_t step = chunk_rows_for(chunk_bytes, uint64_t(r.cols) * 4 + 2 * rd.row_read_bytes(), r.rows);
-    std::vector<float> buf(size_t(step * r.cols));
+    const int64_t step = chunk_rows_for(chunk_budget(r, chunk_bytes), uint64_t(r.cols) * 4 + 2 * rd.row_read_bytes(), r.rows);
+    buf.resize(size_t(step * r.cols));  // the worker's own scratch: never held next to a second copy
     for (int64_t r0 = 0; r0 < r.rows; r0 += step) {
       const int64_t r1 = std::min(r.rows, r0 + step);
       Status st = rd.read_f32(r0, r1, 0, r.cols, buf.data());
@@ -348,7 +370,7 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   const Recipe& r = job.t.recipe;
   auto as_bytes = [](const void* p, size_t n) { return std::span<const uint8_t>(static_cast<const uint8_t*>(p), n); };
   if (r.encode == Encode::Fp8Scale) {
-    auto sc = job.scales.get(job.src, r, job.chunk_bytes);
+    auto sc = job.scales.get(job.src, r, job.chunk_bytes, job.scratch.vals);
     if (!sc) return sc.error();
     const ScaleSlice s = fp8_scale_slice(**sc, r.slice_axis, r.begin, r.end);
     job.scales.done(r.logical);
@@ -357,7 +379,7 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   }
   std::shared_ptr<const Fp8Scales> fp8;
   if (r.encode == Encode::Fp8Weight) {
-    auto sc = job.scales.get(job.src, r, job.chunk_bytes);
+    auto sc = job.scales.get(job.src, r, job.chunk_bytes, job.scratch.vals);
     if (!sc) return sc.error();
     fp8 = *sc;
   }
@@ -371,9 +393,11 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   // per logical row: what is read, the f32 values, their round trip, and the encoded output
   // (a row read from a multi-piece source may pass through two full-width buffers)
   const uint64_t row_cost = 2 * rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
-  const int64_t step = chunk_rows_for(job.chunk_bytes, row_cost, re - rb);
-  std::vector<uint8_t> out(size_t(uint64_t(step) * uint64_t(w) * oes));
-  std::vector<float> vals, back;
+  const int64_t step = chunk_rows_for(chunk_budget(r, job.chunk_bytes), row_cost, re - rb);
+  std::vector<uint8_t>& out = job.scratch.out;
+  std::vector<float>& vals = job.scratch.vals;
+  std::vector<float>& back = job.scratch.back;
+  out.resize(size_t(uint64_t(step) * uint64_t(w) * oes));
   if (r.decode != Decode::Raw) vals.resize(size_t(step * w));
   const bool lossy = r.encode == Encode::Fp8Weight ||
                      (r.encode == Encode::BF16 && (r.decode == Decode::Float || r.decode == Decode::Fp8) &&

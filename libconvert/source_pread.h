@@ -1,0 +1,35 @@
+// Reading a rectangle of a 2-D source tensor with pread/preadv from its files, for the
+// executor's plain byte copies (reshards). Going through the mapping instead made every
+// source page the copy touched count in the process's resident set until it was dropped, so
+// peak RSS depended on how the worker threads interleaved (bench/NOTES.md "Peak RSS"), and a
+// column slice of side-by-side pieces faulted in the whole width of every row.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "libconvert/source.h"
+#include "libconvert/status.h"
+
+namespace g2 {
+
+class PieceReader {
+ public:
+  explicit PieceReader(const SourceTensor& t) : t_(t) {}
+  ~PieceReader();
+  PieceReader(const PieceReader&) = delete;
+  PieceReader& operator=(const PieceReader&) = delete;
+
+  // Read rows [r0, r1) x columns [c0, c1) of the logical tensor into `out` (row-major,
+  // c1 - c0 wide, rows < the tensor's rows). Returns false without reading anything when the
+  // tensor is not 2-D pieces on axis 0 or 1, or when the rectangle would need narrow strided
+  // reads (one syscall per few bytes), which the mapping serves better.
+  Expected<bool> read(int64_t r0, int64_t r1, int64_t c0, int64_t c1, uint8_t* out);
+
+ private:
+  Expected<int> fd(const std::string& file);
+  const SourceTensor& t_;
+  std::map<std::string, int> fds_;
+};
+
+}  // namespace g2
