@@ -54,7 +54,9 @@ Expected<int> PieceReader::fd(const std::string& file) {
 
 Expected<bool> PieceReader::read(int64_t r0, int64_t r1, int64_t c0, int64_t c1, uint8_t* out) {
   const SourceTensor& t = t_;
-  if (t.shape.size() != 2 || (t.concat_axis != 0 && t.concat_axis != 1 && t.pieces.size() > 1)) return false;
+  // A vector [n] (pieces side by side) or a scalar reads as one row: [1, n], [1, 1].
+  const bool vec = t.shape.size() < 2;
+  if (t.shape.size() > 2 || (!vec && t.concat_axis != 0 && t.concat_axis != 1 && t.pieces.size() > 1)) return false;
   const uint64_t es = dtype_size(t.dtype);
   const uint64_t w = uint64_t(c1 - c0) * es;  // output row bytes
   struct Part {
@@ -64,10 +66,11 @@ Expected<bool> PieceReader::read(int64_t r0, int64_t r1, int64_t c0, int64_t c1,
   std::vector<Part> parts;
   int64_t at = 0;
   for (const auto& p : t.pieces) {
-    if (p.view.shape.size() != 2 || !p.view.contiguous()) return false;
-    const bool by_rows = t.pieces.size() == 1 || t.concat_axis == 0;
-    parts.push_back({&p, by_rows ? at : 0, by_rows ? 0 : at, p.view.shape[0], p.view.shape[1]});
-    at += by_rows ? p.view.shape[0] : p.view.shape[1];
+    if (p.view.shape.size() != t.shape.size() || !p.view.contiguous()) return false;
+    const int64_t pr = vec ? 1 : p.view.shape[0], pc = vec ? (p.view.shape.empty() ? 1 : p.view.shape[0]) : p.view.shape[1];
+    const bool by_rows = !vec && (t.pieces.size() == 1 || t.concat_axis == 0);
+    parts.push_back({&p, by_rows ? at : 0, by_rows ? 0 : at, pr, pc});
+    at += by_rows ? pr : pc;
   }
   // Check first, so a refused rectangle reads nothing.
   for (const auto& q : parts) {

@@ -21,9 +21,10 @@ class PieceReader {
   PieceReader& operator=(const PieceReader&) = delete;
 
   // Read rows [r0, r1) x columns [c0, c1) of the logical tensor into `out` (row-major,
-  // c1 - c0 wide, rows < the tensor's rows). Returns false without reading anything when the
-  // tensor is not 2-D pieces on axis 0 or 1, or when the rectangle would need narrow strided
-  // reads (one syscall per few bytes), which the mapping serves better.
+  // c1 - c0 wide, rows < the tensor's rows; a vector [n] is one row, a scalar [1, 1]).
+  // Returns false without reading anything when the tensor has more than 2 dimensions, or when
+  // the rectangle would need narrow strided reads (one syscall per few bytes), which the
+  // mapping serves better.
   Expected<bool> read(int64_t r0, int64_t r1, int64_t c0, int64_t c1, uint8_t* out);
 
  private:

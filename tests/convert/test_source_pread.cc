@@ -76,6 +76,15 @@ TEST(PieceReader, SideBySidePiecesScatterIntoRows) {
   expect_rect(fx, 7, 8, 5, 61);    // one row, partial first and last piece
 }
 
+TEST(PieceReader, VectorPiecesReadAsOneRow) {
+  Fixture fx(1, 96, 1, 4, 16);  // stand-in for a [96] vector in 4 pieces
+  fx.t.shape = {96};
+  fx.t.concat_axis = 0;
+  for (auto& p : fx.t.pieces) p.view.shape = {24};
+  expect_rect(fx, 0, 1, 0, 96);
+  expect_rect(fx, 0, 1, 30, 70);
+}
+
 TEST(PieceReader, WideStridedRowsAreReadNarrowOnesRefused) {
   Fixture wide(4, 80 << 10, 0, 1, 8);  // rows of 160 KiB: a 64 KiB+ column slice per row is worth a pread
   expect_rect(wide, 0, 4, 1024, (80 << 10) - 7);
