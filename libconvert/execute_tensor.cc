@@ -239,6 +239,13 @@ class LogicalReader {
     return Status::Ok();
   }
 
+  // [r0, r1) x [c0, c1) as contiguous ranges of the source's own bytes (source_pread.h), when
+  // they are laid out so and need no zero padding.
+  std::optional<std::vector<std::span<const uint8_t>>> spans(int64_t r0, int64_t r1, int64_t c0, int64_t c1) const {
+    if (r_.transpose || r1 > r_.src_rows) return std::nullopt;
+    return contiguous_spans(*t_, r0, r1, c0, c1);
+  }
+
   // Bytes of one full logical row as read (for chunk sizing).
   uint64_t row_read_bytes() const { return uint64_t(r_.transpose ? K_ : src_cols_) * es_; }
 
@@ -408,6 +415,16 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   for (int64_t r0 = rb; r0 < re; r0 += step) {
     const int64_t r1 = std::min(re, r0 + step), n = (r1 - r0) * w;
     if (r.decode == Decode::Raw) {
+      if (auto spans = rd.spans(r0, r1, cb, ce)) {
+        // straight from the mapping to the writer: no staging copy; the pages are dropped
+        // as soon as they are written, so the resident set holds one chunk of them at most
+        for (const auto& sp : *spans) {
+          G2_TRY(sink(sp));
+          drop_pages(sp.data(), sp.size());
+          written += sp.size();
+        }
+        continue;
+      }
       G2_TRY(rd.read_raw(r0, r1, cb, ce, out.data()));
     } else {
       G2_TRY(rd.read_f32(r0, r1, cb, ce, vals.data()));

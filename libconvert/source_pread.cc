@@ -110,4 +110,37 @@ Expected<bool> PieceReader::read(int64_t r0, int64_t r1, int64_t c0, int64_t c1,
   return true;
 }
 
+std::optional<std::vector<std::span<const uint8_t>>> contiguous_spans(const SourceTensor& t, int64_t r0, int64_t r1,
+                                                                      int64_t c0, int64_t c1) {
+  if (t.shape.size() != 2 || r0 >= r1 || c0 >= c1) return std::nullopt;
+  const uint64_t es = dtype_size(t.dtype);
+  const bool by_rows = t.pieces.size() == 1 || t.concat_axis == 0;
+  std::vector<std::span<const uint8_t>> out;
+  int64_t at = 0;
+  for (const auto& p : t.pieces) {
+    if (p.view.shape.size() != 2 || !p.view.contiguous() || !p.view.data) return std::nullopt;
+    const int64_t pr = p.view.shape[0], pc = p.view.shape[1];
+    const auto* base = p.view.as<const uint8_t>();
+    const uint64_t row = uint64_t(pc) * es;
+    if (by_rows) {
+      const int64_t lo = std::max(r0, at), hi = std::min(r1, at + pr);
+      if (lo < hi) {
+        if (c0 != 0 || c1 != pc) return std::nullopt;  // a column slice of every row
+        out.emplace_back(base + uint64_t(lo - at) * row, uint64_t(hi - lo) * row);
+      }
+      at += pr;
+    } else {
+      const int64_t lo = std::max(c0, at), hi = std::min(c1, at + pc);
+      if (lo < hi) {
+        if (lo != at || hi != at + pc || c0 != at || c1 != at + pc) return std::nullopt;  // rows interleave pieces
+        if (r1 > pr) return std::nullopt;
+        out.emplace_back(base + uint64_t(r0) * row, uint64_t(r1 - r0) * row);
+      }
+      at += pc;
+    }
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
 }  // namespace g2

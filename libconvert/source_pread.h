@@ -6,7 +6,10 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "libconvert/source.h"
 #include "libconvert/status.h"
@@ -32,5 +35,12 @@ class PieceReader {
   const SourceTensor& t_;
   std::map<std::string, int> fds_;
 };
+
+// The bytes of rows [r0, r1) x columns [c0, c1) as at most one contiguous range of mapped
+// source bytes per piece, in output order, when they are laid out that way (whole rows of
+// pieces stacked on axis 0, or all of one piece's columns of pieces side by side); nullopt
+// otherwise. A plain copy writes these ranges straight from the mapping: no staging copy.
+std::optional<std::vector<std::span<const uint8_t>>> contiguous_spans(const SourceTensor& t, int64_t r0, int64_t r1,
+                                                                      int64_t c0, int64_t c1);
 
 }  // namespace g2

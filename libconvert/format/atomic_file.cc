@@ -14,6 +14,9 @@ namespace g2 {
 namespace {
 
 constexpr size_t kBufSize = size_t(4) << 20;
+// Writes of at least this much go to the kernel directly (after what is buffered): copying
+// them through the buffer first would cost a copy and save no syscalls worth having.
+constexpr size_t kDirectWrite = size_t(256) << 10;
 // Start the writeback of every such run of written bytes at once (Linux sync_file_range), so
 // the disk works while the converter computes the next chunk and commit()'s fsync only waits
 // for the tail instead of the whole file (bench/NOTES.md: per-file fsync of a fully dirty
@@ -125,7 +128,7 @@ Status AtomicFile::write(std::span<const uint8_t> bytes) {
   if (sealed_ && fd_ >= 0) return io_error(final_ + ": write after the file was sealed for commit");
   if (fd_ < 0) return io_error(final_ + ": write after the file was " + (failed_ ? "abandoned on an error" : "closed"));
   written_ += bytes.size();
-  if (bytes.size() >= kBufSize) {  // large chunk: no copy through the buffer
+  if (bytes.size() >= kDirectWrite) {  // large chunk: no copy through the buffer
     G2_TRY(flush());
     return write_fd(bytes.data(), bytes.size());
   }

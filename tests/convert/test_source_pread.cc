@@ -109,3 +109,45 @@ TEST(PieceReader, TruncatedFileIsAnErrorNamingIt) {
 
 }  // namespace
 }  // namespace g2
+
+namespace g2 {
+namespace {
+
+// contiguous_spans: pure geometry over in-memory pieces.
+SourceTensor pieces_of(std::vector<uint8_t>& mem, int64_t rows, int64_t cols, int axis, int parts) {
+  SourceTensor t{"w", DType::BF16, {rows, cols}, axis, {}};
+  const int64_t pr = axis == 0 ? rows / parts : rows, pc = axis == 1 ? cols / parts : cols;
+  mem.assign(size_t(rows * cols * 2), 0);
+  for (int p = 0; p < parts; ++p)
+    t.pieces.push_back(TensorPiece{TensorView{DType::BF16, {pr, pc}, {}, mem.data() + size_t(p * pr * pc * 2)}, "mem", 0});
+  return t;
+}
+
+TEST(ContiguousSpans, WholeRowsOfStackedPiecesOneSpanPerPiece) {
+  std::vector<uint8_t> mem;
+  auto t = pieces_of(mem, 64, 16, 0, 4);  // pieces of 16 rows x 32 bytes
+  auto s = contiguous_spans(t, 10, 40, 0, 16);
+  ASSERT_TRUE(s.has_value());
+  ASSERT_EQ(s->size(), 3u);
+  EXPECT_EQ((*s)[0].data(), mem.data() + 10 * 32);
+  EXPECT_EQ((*s)[0].size(), 6u * 32);
+  EXPECT_EQ((*s)[1].data(), mem.data() + 16 * 32);
+  EXPECT_EQ((*s)[1].size(), 16u * 32);
+  EXPECT_EQ((*s)[2].size(), 8u * 32);
+  EXPECT_FALSE(contiguous_spans(t, 10, 40, 0, 8).has_value());  // a column slice of each row
+}
+
+TEST(ContiguousSpans, OnePieceOfSideBySidePiecesIsOneSpan) {
+  std::vector<uint8_t> mem;
+  auto t = pieces_of(mem, 8, 64, 1, 4);  // pieces of 8 rows x 16 columns
+  auto s = contiguous_spans(t, 2, 6, 32, 48);  // exactly piece 2's columns
+  ASSERT_TRUE(s.has_value());
+  ASSERT_EQ(s->size(), 1u);
+  EXPECT_EQ((*s)[0].data(), mem.data() + 2 * (8 * 16 * 2) + 2 * 32);
+  EXPECT_EQ((*s)[0].size(), 4u * 32);
+  EXPECT_FALSE(contiguous_spans(t, 2, 6, 32, 64).has_value());  // rows interleave two pieces
+  EXPECT_FALSE(contiguous_spans(t, 2, 6, 36, 48).has_value());  // part of a piece's row
+}
+
+}  // namespace
+}  // namespace g2
