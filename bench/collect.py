@@ -30,12 +30,18 @@ def machine():
             "date_utc": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), "threads": int(threads)}
 
 
-runs = {}
+rounds = {}  # label -> every round's row, in order
 for line in open(tsv):
     label, secs, rss, nbytes, load, cpu = line.rstrip("\n").split("\t")
-    secs, nbytes = float(secs), int(nbytes)
-    runs[label] = {"seconds": secs, "peak_rss_mib": round(int(rss) / 1024, 1), "bytes": nbytes,
-                   "mib_per_s": round(nbytes / 2**20 / secs, 1) if secs > 0 else None, "load": float(load), "cpu_seconds": float(cpu)}
+    rounds.setdefault(label, []).append({"seconds": float(secs), "peak_rss_mib": round(int(rss) / 1024, 1),
+                                         "bytes": int(nbytes), "load": float(load), "cpu_seconds": float(cpu)})
+runs = {}
+for label, rs in rounds.items():
+    # the median round by wall time (the lower middle one for an even count); every round's
+    # seconds are kept so the spread is visible
+    med = sorted(rs, key=lambda x: x["seconds"])[(len(rs) - 1) // 2]
+    runs[label] = dict(med, mib_per_s=round(med["bytes"] / 2**20 / med["seconds"], 1) if med["seconds"] > 0 else None,
+                       peak_rss_mib=max(x["peak_rss_mib"] for x in rs), rounds_seconds=[x["seconds"] for x in rs])
 
 layer = [json.loads(l) for l in open(layer_jsonl) if l.strip()] if os.path.exists(layer_jsonl) else []
 codecs = []

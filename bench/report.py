@@ -29,9 +29,9 @@ def text(res):
     print("machine: %s, nproc %s, %s GiB RAM, %s %s, load at end %s" % (
         m["cpu"], m["nproc"], m["mem_gib"], m["disk"]["device"], m["disk"]["fs"], " ".join(m["loadavg_end"])))
     for k, v in res["runs"].items():
-        print("  %-16s %8.2f s  (CPU %6.2f s)  %8s MiB/s  peak RSS %7.1f MiB  (%.2f GiB, load %.1f)" % (
+        print("  %-16s %8.2f s  (CPU %6.2f s)  %8s MiB/s  peak RSS %7.1f MiB  (%.2f GiB, load %.1f; rounds %s s)" % (
             k, v["seconds"], v.get("cpu_seconds", 0), fmt(v["mib_per_s"], 0), v["peak_rss_mib"], v["bytes"] / 2**30,
-            v["load"]))
+            v["load"], " ".join("%.2f" % x for x in v.get("rounds_seconds", [v["seconds"]]))))
     for l in res["layer_forward"]:
         print("  layer forward T=%-4d %9.4f s  bound %8.4f s  ratio %6.2f  (%d experts, %.0f MiB weights)" % (
             l["tokens"], l["seconds"], l["bound_seconds"], l["ratio"], l["experts_touched"], l["weight_bytes"] / 2**20))
@@ -57,13 +57,15 @@ def markdown(res, notes, others=()):
            "The load average column of each row is the 1-minute load when that command started: the machine "
            "was shared, so figures taken under load are pessimistic for CPU-bound steps.", "",
            "## Conversion", "",
-           "| what | GiB | seconds | CPU seconds (user+sys) | MiB/s | peak RSS MiB | load | reproduce |",
-           "|---|---|---|---|---|---|---|---|"]
+           "Seconds, CPU seconds, MiB/s and load are the median round's (by wall time); every round's wall "
+           "seconds are listed; peak RSS is the largest of all rounds.", "",
+           "| what | GiB | seconds | rounds (s) | CPU seconds (user+sys) | MiB/s | peak RSS MiB | load | reproduce |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for k, v in res["runs"].items():
         name, how = LABELS.get(k, (k, ""))
-        out.append("| %s | %.2f | %.2f | %s | %s | %.1f | %.1f | `%s` |" % (
-            name, v["bytes"] / 2**30, v["seconds"], fmt(v.get("cpu_seconds"), 2), fmt(v["mib_per_s"], 0),
-            v["peak_rss_mib"], v["load"], how))
+        out.append("| %s | %.2f | %.2f | %s | %s | %s | %.1f | %.1f | `%s` |" % (
+            name, v["bytes"] / 2**30, v["seconds"], ", ".join("%.2f" % x for x in v.get("rounds_seconds", [v["seconds"]])),
+            fmt(v.get("cpu_seconds"), 2), fmt(v["mib_per_s"], 0), v["peak_rss_mib"], v["load"], how))
     out += ["", "## Layer forward (CPU backend, one Grok-2-shaped decoder layer, hidden 4096)", "",
             "Bound = bytes of stored BF16 weights the layer touches (attention, dense FFN, router, norms, the "
             "routed experts, embedding rows) / measured memcpy bandwidth. `build/bench/bin/bench_layer TP8_DIR`.", "",

@@ -6,7 +6,8 @@
 # Environment: BENCH_GB (default 2: the main set, GiB, rounded up to whole layers),
 # BENCH_GB_LARGE (default 6: the second size for the peak-RSS comparison; 0 skips it),
 # BENCH_HIDDEN (default 4096), BENCH_G1_CONFIG (default configs/bench-grok1.json),
-# BENCH_THREADS (default nproc), BENCH_DIR (scratch, default build/bench/work; needs about
+# BENCH_THREADS (default nproc), BENCH_REPS (default 3: rounds of the main-size timings, median
+# reported), BENCH_DIR (scratch, default build/bench/work; needs about
 # 3x BENCH_GB_LARGE free), BENCH_BUILD (default build/bench), BENCH_SKIP_PY=1 skips the Python
 # baseline, BENCH_SKIP_MICRO=1 the Google Benchmark codecs.
 set -euo pipefail
@@ -14,6 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${BENCH_BUILD:-$ROOT/build/bench}
 GB=${BENCH_GB:-2}; GB_LARGE=${BENCH_GB_LARGE:-6}
 THREADS=${BENCH_THREADS:-$(nproc)}
+REPS=${BENCH_REPS:-3}
 W=${BENCH_DIR:-$B/work}
 OUT=${BENCH_OUT:-$B/results.json}
 H=${BENCH_HIDDEN:-4096}; V=32768
@@ -69,16 +71,21 @@ make_tp8() {  # GiB, dir
 # --- main size: cp, reshard, FP8, Python, layer forward
 make_tp8 "$GB" "$W/tp8"
 S=$(dir_bytes "$W/tp8")
-measure cp "$S" sh -c "cp -r '$W/tp8' '$W/cp' && sync"
-rm -rf "$W/cp"
-measure reshard "$S" "$BIN/g2convert" "$W/tp8" "$W/tp4" --tp 4 --threads "$THREADS"
-rm -rf "$W/tp4"
-measure fp8_block "$S" "$BIN/g2convert" "$W/tp8" "$W/fp8" --tp 8 --dtype fp8 --fp8-scale block --fp8-block 128 --threads "$THREADS"
-rm -rf "$W/fp8"
-if [ -n "$PY" ]; then
-  measure python_reshard "$S" "$PY" "$ROOT/bench/python_reshard.py" "$W/tp8" "$W/py4" 4
-  rm -rf "$W/py4"
-fi
+# REPS rounds, each cp then the conversions, so every ratio compares commands run under the same
+# conditions; collect.py reports each label's median round (the disk and the load both vary).
+for rep in $(seq "$REPS"); do
+  log "round $rep of $REPS"
+  measure cp "$S" sh -c "cp -r '$W/tp8' '$W/cp' && sync"
+  rm -rf "$W/cp"
+  measure reshard "$S" "$BIN/g2convert" "$W/tp8" "$W/tp4" --tp 4 --threads "$THREADS"
+  rm -rf "$W/tp4"
+  measure fp8_block "$S" "$BIN/g2convert" "$W/tp8" "$W/fp8" --tp 8 --dtype fp8 --fp8-scale block --fp8-block 128 --threads "$THREADS"
+  rm -rf "$W/fp8"
+  if [ -n "$PY" ]; then
+    measure python_reshard "$S" "$PY" "$ROOT/bench/python_reshard.py" "$W/tp8" "$W/py4" 4
+    rm -rf "$W/py4"
+  fi
+done
 log "layer forward (CPU) for 1, 8, 128 tokens"
 "$BIN/bench_layer" "$W/tp8" "" 1 8 128 >"$W/layer.jsonl"
 
@@ -86,7 +93,10 @@ log "layer forward (CPU) for 1, 8, 128 tokens"
 log "synthesise a Grok-1 JAX set ($(basename "$G1_CONFIG"))"
 "$BIN/g2synth" --config "$G1_CONFIG" --format grok1-jax --out "$W/g1" >/dev/null
 G1=$(dir_bytes "$W/g1")
-measure upgrade "$G1" "$BIN/g2convert" "$W/g1" "$W/g1up" --to grok2 --tp 8 --threads "$THREADS"
+for rep in $(seq "$REPS"); do
+  rm -rf "$W/g1up"
+  measure upgrade "$G1" "$BIN/g2convert" "$W/g1" "$W/g1up" --to grok2 --tp 8 --threads "$THREADS"
+done
 G1OUT=$(dir_bytes "$W/g1up")
 rm -rf "$W/g1" "$W/g1up"
 rm -rf "$W/tp8"

@@ -38,6 +38,10 @@ G1CFG="$G2_SOURCE_DIR/configs/grok-1-tiny.json"
 expect_rc 0 "$G2DIFF" "$WORK/g1" "$WORK/g1up" --config "$G1CFG" -q
 grep -q "tolerance int8" "$WORK/out.txt"
 expect_rc 0 "$G2DIFF" "$WORK/g1" "$WORK/g1up" --config "$G1CFG" -q --mode reference
+# --fp8-exact against a Grok-1 A cannot be exact (the upgrade casts the embedding): refused
+"$G2_BIN_DIR/g2convert" "$WORK/g1" "$WORK/g1fp8" --to grok2 --config "$G1CFG" --tp 8 --dtype fp8 --fp8-block 8 >/dev/null 2>&1
+expect_rc 2 "$G2DIFF" "$WORK/g1" "$WORK/g1fp8" --config "$G1CFG" -q --fp8-exact
+grep -q "is a Grok-1 checkpoint" "$WORK/out.txt"
 
 # record, then verify the other layout against the recording (exact: same machine, same math)
 expect_rc 0 "$G2DIFF" "$WORK/hf" --record "$WORK/acts.safetensors.zst" -q

@@ -280,6 +280,14 @@ int run(int argc, char** argv) {
   if (fp8_exact) {
     if (!bside || !bside->w->config().fp8.present || a->linear_dtype == DType::F8_E4M3)
       return fail_input("--fp8-exact needs B to be an FP8 conversion of a non-FP8 A");
+    // A Grok-1 A is not what the converter quantised: the upgrade also casts the embedding to
+    // BF16, and reference precision keeps Grok-1's exact int8 down projection. Bit-exactness
+    // holds against the kept-dtype upgrade instead (what tests/cli/gate_grok1.sh runs).
+    if (a->w->family() == Family::Grok1)
+      return fail_input(a_dir + " is a Grok-1 checkpoint: --fp8-exact compares B with A pushed through the "
+                        "converter's FP8 round trip, which is exact only for a Grok-2 A. Upgrade A first with "
+                        "its dtype kept (g2convert " + a_dir + " A2 --to grok2) and run g2diff A2 B --fp8-exact, "
+                        "or drop --fp8-exact for the bounded fp8 tolerance");
     const Fp8Quantization& q = bside->w->config().fp8;
     Fp8Spec fs;
     fs.mode = q.scale_mode == "tensor" ? Fp8ScaleMode::Tensor
