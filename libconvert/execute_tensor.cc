@@ -19,14 +19,18 @@ namespace {
 // re-read). Anonymous memory must never be dropped: MADV_DONTNEED would zero it.
 class FileMappings {
  public:
-  bool file_backed(const void* p) {
+  // `start`, when given, receives the start of the mapping holding p.
+  bool file_backed(const void* p, uintptr_t* start = nullptr) {
     const auto a = reinterpret_cast<uintptr_t>(p);
     std::lock_guard<std::mutex> lk(mu_);
     for (int pass = 0; pass < 2; ++pass) {
       auto it = ranges_.upper_bound(a);
       if (it != ranges_.begin()) {
         --it;
-        if (a < it->second.first) return it->second.second;
+        if (a < it->second.first) {
+          if (start) *start = it->first;
+          return it->second.second;
+        }
       }
       if (pass == 0) reload();
     }
@@ -63,6 +67,20 @@ void drop_pages(const void* p, size_t n) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(pg - 1);
   const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n + pg - 1) & ~(pg - 1);
   ::madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
+}
+
+// Drop the pages behind [p, p + n) and up to `behind` bytes before it (within the same file
+// mapping). A chunk written straight from the mapping faults in whole large page-cache folios
+// (up to 2 MiB on ext4, Linux 6.x), including the part before p that an earlier chunk already
+// consumed and dropped: without the look-behind those pages stayed mapped until the whole
+// tensor was released, so small chunks over a large tensor held tens of MiB (bench/NOTES.md).
+constexpr size_t kLookBehind = size_t(2) << 20;  // the largest page-cache folio
+
+void drop_pages_behind(const void* p, size_t n, size_t behind) {
+  uintptr_t start = 0;
+  if (n == 0 || !file_mappings().file_backed(p, &start)) return;
+  const uintptr_t a = std::max(start, reinterpret_cast<uintptr_t>(p) - std::min<uintptr_t>(behind, reinterpret_cast<uintptr_t>(p)));
+  drop_pages(reinterpret_cast<const void*>(a), size_t(reinterpret_cast<uintptr_t>(p) + n - a));
 }
 
 // Drop only the pages that end inside [p, p + n). The transposed read takes a slice of every
@@ -178,7 +196,23 @@ class LogicalReader {
       if (base_) {
         for (int64_t r = r0; r < have; ++r)
           std::memcpy(out + uint64_t(r - r0) * w, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, w);
-        drop_pages(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_);
+        drop_pages_behind(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_,
+                          kLookBehind);
+      } else if (t_->concat_axis == 1 && t_->shape.size() == 2 && (c0 != 0 || c1 != src_cols_)) {
+        // a column slice of side-by-side pieces: copy from the pieces holding those columns
+        // only (reading whole rows faulted in every piece's width, 16x the slice at TP16)
+        int64_t at = 0;
+        for (const auto& p : t_->pieces) {
+          const int64_t pc = p.view.shape[1], lo = std::max(c0, at), hi = std::min(c1, at + pc);
+          if (lo < hi) {
+            const uint8_t* pb = p.view.as<const uint8_t>();
+            for (int64_t r = r0; r < have; ++r)
+              std::memcpy(out + uint64_t(r - r0) * w + uint64_t(lo - c0) * es_, pb + (uint64_t(r) * uint64_t(pc) + uint64_t(lo - at)) * es_,
+                          uint64_t(hi - lo) * es_);
+            drop_pages_behind(pb + uint64_t(r0) * uint64_t(pc) * es_, uint64_t(have - r0) * uint64_t(pc) * es_, kLookBehind);
+          }
+          at += pc;
+        }
       } else {
         const uint64_t full = uint64_t(src_cols_) * es_;
         if (c0 == 0 && c1 == src_cols_) {
@@ -260,7 +294,7 @@ class LogicalReader {
       const int64_t hi = t_->concat_axis == 0 ? std::min(r1, at + prow) : r1;
       if (lo < hi) {
         const int64_t local = t_->concat_axis == 0 ? lo - at : lo;
-        drop_pages(p.view.as<const uint8_t>() + uint64_t(local) * rb, uint64_t(hi - lo) * rb);
+        drop_pages_behind(p.view.as<const uint8_t>() + uint64_t(local) * rb, uint64_t(hi - lo) * rb, kLookBehind);
       }
       at += prow;
     }
@@ -420,7 +454,7 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
         // as soon as they are written, so the resident set holds one chunk of them at most
         for (const auto& sp : *spans) {
           G2_TRY(sink(sp));
-          drop_pages(sp.data(), sp.size());
+          drop_pages_behind(sp.data(), sp.size(), kLookBehind);
           written += sp.size();
         }
         continue;
