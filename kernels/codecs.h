@@ -61,28 +61,36 @@ struct small_float_codec {
   static constexpr uint8_t kNaN = 0x7f;  // all ones: 0x7F, or 0xFF with the sign
   static constexpr uint8_t kInf = FN ? kMaxCode : uint8_t(((1 << EXP) - 1) << MAN);
 
+  // Branch-free (selects only, no table) so that GCC vectorises the quantise loops and a CUDA
+  // warp never diverges. Every path is computed and the right one selected:
+  //  - normal (|f| >= 2^(1-bias)): round the f32 mantissa to MAN bits with RNE by an integer
+  //    add (half an ulp minus one, plus the lowest kept bit), then rebias the exponent; a
+  //    mantissa carry lands in the next binade, which is the correctly rounded code.
+  //  - subnormal: adding 2^(1-bias-MAN+23) makes the f32 ulp equal the small format's
+  //    subnormal step, so the FPU's round-to-nearest-even does the rounding and the low bits
+  //    of the sum are the code (it may reach 2^MAN, the smallest normal code: correct).
+  //  - codes past kMaxCode (and +-inf) become kInf: +-448 for e4m3fn, inf for e5m2.
+  //  - NaN stays NaN with its sign.
+  // All compares are on int32 values < 2^31 (SSE2 has no unsigned compare). Bit-identical to
+  // the previous branchy encoder for all 2^32 inputs (tests/kernels/test_codec_sweep.cc).
   G2_HD static uint8_t encode(float f) {
+    constexpr int kShift = 23 - MAN;
+    constexpr int32_t kMinNormalBits = int32_t(127 + 1 - kBias) << 23;
+    constexpr uint32_t kMagicBits = uint32_t(127 + 23 + 1 - kBias - MAN) << 23;
     const uint32_t u = f32_bits(f);
-    const uint8_t sign = uint8_t((u >> 24) & 0x80u);
+    const uint32_t sign = (u >> 24) & 0x80u;
     const uint32_t a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return uint8_t(sign | kNaN);
-    // smallest normal of the small format: 2^(1-bias)
-    const uint32_t min_normal_bits = uint32_t(127 + 1 - kBias) << 23;
-    uint32_t code;
-    if (a < min_normal_bits) {
-      // subnormal: value = m * 2^(1-bias-MAN); the scaling is exact, rintf is RNE
-      const float scaled = f32_from_bits(a) * f32_from_bits(uint32_t(127 - (1 - kBias - MAN)) << 23);
-      code = uint32_t(rintf(scaled));  // may reach 2^MAN == the smallest normal code
-    } else if (a >= 0x7f800000u) {
-      code = 0xffffffffu;  // inf: handled below
-    } else {
-      const int shift = 23 - MAN;
-      uint32_t r = a + ((1u << (shift - 1)) - 1u) + ((a >> shift) & 1u);
-      const int e = int(r >> 23) - 127 + kBias;
-      code = (e >= (1 << EXP)) ? 0xffffffffu : ((uint32_t(e) << MAN) | ((r >> shift) & ((1u << MAN) - 1u)));
-    }
-    if (code > kMaxCode) return uint8_t(sign | kInf);  // saturate (FN) or infinity (IEEE-like)
-    return uint8_t(sign | code);
+    const uint32_t r = a + ((1u << (kShift - 1)) - 1u) + ((a >> kShift) & 1u);  // < 2^32 even for NaN
+    const int32_t normal = int32_t(r >> kShift) - ((127 - kBias) << MAN);
+    const int32_t sub = int32_t(f32_bits(f32_from_bits(a) + f32_from_bits(kMagicBits)) - kMagicBits);
+    // Bit masks, not ?:, wherever an arm holds the float add: GCC sinks a value used by only
+    // one arm of a select into a branch, and a float add (it may trap) is never speculated
+    // back, which kills vectorisation. kNaN is all ones in the low 7 bits, so OR sets it.
+    const int32_t is_sub = -int32_t(int32_t(a) < kMinNormalBits);
+    int32_t code = (sub & is_sub) | (normal & ~is_sub);
+    code = code > int32_t(kMaxCode) ? int32_t(kInf) : code;
+    code |= -int32_t(int32_t(a) > 0x7f800000) & int32_t(kNaN);
+    return uint8_t(sign | uint32_t(code));
   }
 
   G2_HD static float decode(uint8_t c) {

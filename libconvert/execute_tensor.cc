@@ -10,6 +10,7 @@
 
 #include "kernels/ops/quant.h"
 #include "libconvert/source_pread.h"
+#include "libconvert/vector_clones.h"
 
 namespace g2 {
 
@@ -116,6 +117,33 @@ float decode_float(DType dt, const uint8_t* p) {
     default: G2_ASSERT(false, "not a float dtype");
   }
   return 0;
+}
+
+// n BF16 values (possibly unaligned bytes) to f32, without a dtype switch per element: a loop
+// the compiler vectorises.
+G2_VECTOR_CLONES void bf16_run_to_f32(const uint8_t* p, size_t n, float* out) {
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t b;
+    std::memcpy(&b, p + 2 * i, 2);
+    out[i] = bf16{b}.to_float();
+  }
+}
+
+// n values of a float dtype (possibly unaligned bytes) to f32, the dtype switch outside the loop.
+void float_run_to_f32(DType dt, const uint8_t* p, size_t n, float* out) {
+  switch (dt) {
+    case DType::BF16: bf16_run_to_f32(p, n, out); return;
+    case DType::F32: std::memcpy(out, p, n * 4); return;
+    default:
+      for (size_t i = 0; i < n; ++i) out[i] = decode_float(dt, p + i * dtype_size(dt));
+  }
+}
+
+// n f32 values to BF16 bits (RNE), and optionally back to f32 for the round-trip error.
+G2_VECTOR_CLONES void encode_bf16_run(const float* in, size_t n, uint16_t* out, float* back) {
+  for (size_t i = 0; i < n; ++i) out[i] = bf16::from_float(in[i]).bits;
+  if (back)
+    for (size_t i = 0; i < n; ++i) back[i] = bf16{out[i]}.to_float();
 }
 
 // The logical 2-D tensor of a recipe, read from the source in rectangles.
@@ -233,35 +261,33 @@ class LogicalReader {
     return Status::Ok();
   }
 
+  // A transposed read leaves the source pages it read resident until release(), so that
+  // callers reading a chunk in narrow row ranges still drop each page once, whole (see
+  // drop_whole_pages); other reads drop their rows as they go.
   Status read_f32(int64_t r0, int64_t r1, int64_t c0, int64_t c1, float* out) {
     const int64_t w = c1 - c0;
     if (r_.transpose) {
-      // logical (r, c) = source (k = c, n = r): walk source rows k, contiguous in n
-      for (int64_t c = c0; c < c1; ++c) {
-        const uint8_t* row = base_ + (uint64_t(c) * uint64_t(N_) + uint64_t(r0)) * es_;
-        if (r_.decode == Decode::Grok1Int8) {
-          const uint16_t* s = g1_scales_.data() + grok1_scale_group(c, K_, groups_) * N_ + r0;
-          const int8_t* q = reinterpret_cast<const int8_t*>(row);
-          for (int64_t r = 0; r < r1 - r0; ++r) out[r * w + (c - c0)] = grok1_dequantize(q[r], bf16{s[r]}).to_float();
-        } else {
-          for (int64_t r = 0; r < r1 - r0; ++r) out[r * w + (c - c0)] = decode_float(t_->dtype, row + uint64_t(r) * es_);
-        }
-        drop_whole_pages(row, uint64_t(r1 - r0) * es_);
-      }
+      read_transposed(r0, r1, c0, c1, out);
       return Status::Ok();
     }
     if (r_.decode == Decode::Grok1Int8) return unsupported(r_.src + ": Grok-1 int8 weights are always transposed");
+    if (base_ && r_.decode != Decode::Fp8) {
+      // the common case (every FP8 conversion of a BF16 set, a Grok-1 f32 embedding):
+      // decoded straight from the mapped source, without first copying the rows into raw_
+      // as read_raw does
+      const int64_t have = std::max(r0, std::min(r1, r_.src_rows));
+      for (int64_t r = r0; r < have; ++r)
+        float_run_to_f32(t_->dtype, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, size_t(w), out + (r - r0) * w);
+      std::fill(out + (have - r0) * w, out + (r1 - r0) * w, 0.0f);  // rows past the source's vocab
+      if (have > r0)
+        drop_pages_behind(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_, kLookBehind);
+      return Status::Ok();
+    }
     raw_.resize(size_t(uint64_t(r1 - r0) * uint64_t(w) * es_));
     G2_TRY(read_raw(r0, r1, c0, c1, raw_.data()));
     const uint8_t* p = raw_.data();
-    if (r_.decode != Decode::Fp8 && t_->dtype == DType::BF16) {
-      // the common case, without a dtype switch per element: a loop the compiler vectorises
-      const size_t n = size_t((r1 - r0) * w);
-      for (size_t i = 0; i < n; ++i) {
-        uint16_t b;
-        std::memcpy(&b, p + 2 * i, 2);
-        out[i] = bf16{b}.to_float();
-      }
+    if (r_.decode != Decode::Fp8) {
+      float_run_to_f32(t_->dtype, p, size_t((r1 - r0) * w), out);  // a source in several pieces
       return Status::Ok();
     }
     for (int64_t r = 0; r < r1 - r0; ++r)
@@ -278,6 +304,49 @@ class LogicalReader {
   std::optional<std::vector<std::span<const uint8_t>>> spans(int64_t r0, int64_t r1, int64_t c0, int64_t c1) const {
     if (r_.transpose || r1 > r_.src_rows) return std::nullopt;
     return contiguous_spans(*t_, r0, r1, c0, c1);
+  }
+
+  // Logical (r, c) = source (k = c, n = r) of a [K, N] source: walk it in kTile x kTile
+  // tiles. Each source row's run of a tile is decoded contiguously (the loop vectorises) into
+  // `tile`, which is then written out transposed, a run of kTile floats per output row. The
+  // previous column-at-a-time walk stored every element with a stride of a whole output row
+  // (a cache miss per element on wide chunks). Same values.
+  void read_transposed(int64_t r0, int64_t r1, int64_t c0, int64_t c1, float* out) {
+    constexpr int64_t kTile = 64;
+    const int64_t w = c1 - c0, h = r1 - r0;
+    float tile[kTile][kTile];  // [source row k - cb][n - r0 - rb]: 16 KiB, stays in L1
+    for (int64_t cb = c0; cb < c1; cb += kTile) {
+      const int64_t ce = std::min(c1, cb + kTile);
+      for (int64_t rb = 0; rb < h; rb += kTile) {
+        const int64_t th = std::min(h - rb, kTile);
+        for (int64_t c = cb; c < ce; ++c) {
+          const uint64_t at = uint64_t(c) * uint64_t(N_) + uint64_t(r0 + rb);
+          float* t = tile[c - cb];
+          if (r_.decode == Decode::Grok1Int8) {
+            const uint16_t* s = g1_scales_.data() + grok1_scale_group(c, K_, groups_) * N_ + r0 + rb;
+            grok1_dequantize_f32(reinterpret_cast<const int8_t*>(base_ + at * es_), s, th, t);
+          } else {
+            for (int64_t i = 0; i < th; ++i) t[i] = decode_float(t_->dtype, base_ + (at + uint64_t(i)) * es_);
+          }
+        }
+        for (int64_t i = 0; i < th; ++i) {
+          float* o = out + (rb + i) * w + (cb - c0);
+          for (int64_t c = 0; c < ce - cb; ++c) o[c] = tile[c][i];
+        }
+      }
+    }
+  }
+
+  // Drops the source pages a transposed read of [r0, r1) x [c0, c1) has fully consumed: one
+  // call per source row (k = c), over its run n in [r0, r1). No-op for other reads.
+  void release(int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    if (!r_.transpose) return;
+    if (r0 == 0 && r1 == N_) {  // whole source rows (a column shard): one contiguous span
+      drop_whole_pages(base_ + uint64_t(c0) * uint64_t(N_) * es_, uint64_t(c1 - c0) * uint64_t(N_) * es_);
+      return;
+    }
+    for (int64_t c = c0; c < c1; ++c)
+      drop_whole_pages(base_ + (uint64_t(c) * uint64_t(N_) + uint64_t(r0)) * es_, uint64_t(r1 - r0) * es_);
   }
 
   // Bytes of one full logical row as read (for chunk sizing).
@@ -329,6 +398,19 @@ int64_t chunk_rows_for(uint64_t chunk_bytes, uint64_t row_bytes, int64_t total) 
   return std::clamp<int64_t>(int64_t(std::min<uint64_t>(n, uint64_t(total))), 1, std::max<int64_t>(total, 1));
 }
 
+// Rows of `cols` values per f32 stage within a chunk of `chunk` rows. Decoded values pass
+// through a small f32 buffer reused for every row range of a chunk, instead of chunk-sized
+// f32 buffers: those were fresh anonymous memory for every tensor (page faults, zeroing and
+// munmap were about half the CPU time of an FP8 conversion, bench/NOTES.md) and fell out of
+// cache between the decode, quantise, round-trip and error passes. 64K values (256 KiB of
+// f32; with the round trip, raw bytes and output it stays in a 1 MiB L2); at least 64 rows
+// for a transposed source, so its 64 x 64 tiles stay whole.
+int64_t stage_rows(int64_t cols, bool transposed, int64_t chunk) {
+  constexpr int64_t kStageValues = int64_t(1) << 16;
+  const int64_t rows = std::max<int64_t>(kStageValues / std::max<int64_t>(cols, 1), transposed ? 64 : 1);
+  return std::clamp<int64_t>(rows, 1, std::max<int64_t>(chunk, 1));
+}
+
 std::string lossy_what(const Recipe& r) {
   if (r.encode == Encode::Fp8Weight) {
     std::string s = "fp8 " + std::string(fp8_scale_mode_name(r.fp8.mode));
@@ -373,15 +455,20 @@ Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& s
     }
     Fp8ScaleBuilder b(r.fp8, r.rows, r.cols, r.logical);
     const int64_t step = chunk_rows_for(chunk_budget(r, chunk_bytes), uint64_t(r.cols) * 4 + 2 * rd.row_read_bytes(), r.rows);
-    buf.resize(size_t(step * r.cols));  // the worker's own scratch: never held next to a second copy
+    const int64_t stage = stage_rows(r.cols, r.transpose, step);
+    buf.resize(size_t(stage * r.cols));  // the worker's own scratch: never held next to a second copy
     for (int64_t r0 = 0; r0 < r.rows; r0 += step) {
       const int64_t r1 = std::min(r.rows, r0 + step);
-      Status st = rd.read_f32(r0, r1, 0, r.cols, buf.data());
-      if (st.ok()) st = b.add_rows(r0, r1 - r0, buf.data());
-      if (!st.ok()) {
-        e->error = st.error();
-        return;
+      for (int64_t s0 = r0; s0 < r1; s0 += stage) {
+        const int64_t s1 = std::min(r1, s0 + stage);
+        Status st = rd.read_f32(s0, s1, 0, r.cols, buf.data());
+        if (st.ok()) st = b.add_rows(s0, s1 - s0, buf.data());
+        if (!st.ok()) {
+          e->error = st.error();
+          return;
+        }
       }
+      rd.release(r0, r1, 0, r.cols);
     }
     e->scales = std::make_shared<Fp8Scales>(b.finish());
   });
@@ -435,15 +522,16 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   // (a row read from a multi-piece source may pass through two full-width buffers)
   const uint64_t row_cost = 2 * rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
   const int64_t step = chunk_rows_for(chunk_budget(r, job.chunk_bytes), row_cost, re - rb);
+  const int64_t stage = stage_rows(w, r.transpose, step);
   std::vector<uint8_t>& out = job.scratch.out;
   std::vector<float>& vals = job.scratch.vals;
   std::vector<float>& back = job.scratch.back;
   out.resize(size_t(uint64_t(step) * uint64_t(w) * oes));
-  if (r.decode != Decode::Raw) vals.resize(size_t(step * w));
+  if (r.decode != Decode::Raw) vals.resize(size_t(stage * w));
   const bool lossy = r.encode == Encode::Fp8Weight ||
                      (r.encode == Encode::BF16 && (r.decode == Decode::Float || r.decode == Decode::Fp8) &&
                       r.src_dtype != DType::BF16);
-  if (lossy) back.resize(size_t(step * w));
+  if (lossy) back.resize(size_t(stage * w));
   QuantError err;
   uint64_t written = 0;
   for (int64_t r0 = rb; r0 < re; r0 += step) {
@@ -461,23 +549,24 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
       }
       G2_TRY(rd.read_raw(r0, r1, cb, ce, out.data()));
     } else {
-      G2_TRY(rd.read_f32(r0, r1, cb, ce, vals.data()));
-      switch (r.encode) {
-        case Encode::BF16: {
-          uint16_t* o = reinterpret_cast<uint16_t*>(out.data());
-          for (int64_t i = 0; i < n; ++i) o[i] = bf16::from_float(vals[size_t(i)]).bits;
-          if (lossy)
-            for (int64_t i = 0; i < n; ++i) back[size_t(i)] = bf16{o[i]}.to_float();
-          break;
+      for (int64_t s0 = r0; s0 < r1; s0 += stage) {  // [s0, s1) rows of the chunk, at element `at` of out
+        const int64_t s1 = std::min(r1, s0 + stage), sn = (s1 - s0) * w, at = (s0 - r0) * w;
+        G2_TRY(rd.read_f32(s0, s1, cb, ce, vals.data()));
+        switch (r.encode) {
+          case Encode::BF16: {
+            encode_bf16_run(vals.data(), size_t(sn), reinterpret_cast<uint16_t*>(out.data()) + at, lossy ? back.data() : nullptr);
+            break;
+          }
+          case Encode::F32: std::memcpy(out.data() + size_t(at) * 4, vals.data(), size_t(sn) * 4); break;
+          case Encode::Fp8Weight:
+            fp8_quantize_rect(*fp8, s0, s1 - s0, cb, w, vals.data(), out.data() + at);
+            fp8_dequantize_rect(*fp8, s0, s1 - s0, cb, w, out.data() + at, back.data());
+            break;
+          default: return unsupported(job.t.name + ": unsupported encode for a decoded tensor");
         }
-        case Encode::F32: std::memcpy(out.data(), vals.data(), size_t(n) * 4); break;
-        case Encode::Fp8Weight:
-          fp8_quantize_rect(*fp8, r0, r1 - r0, cb, w, vals.data(), out.data());
-          fp8_dequantize_rect(*fp8, r0, r1 - r0, cb, w, out.data(), back.data());
-          break;
-        default: return unsupported(job.t.name + ": unsupported encode for a decoded tensor");
+        if (lossy) err.add(vals.data(), back.data(), size_t(sn));
       }
-      if (lossy) err.add(vals.data(), back.data(), size_t(n));
+      rd.release(r0, r1, cb, ce);
     }
     const uint64_t nb = uint64_t(n) * oes;
     G2_TRY(sink(as_bytes(out.data(), nb)));

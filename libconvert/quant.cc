@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/ops/quant.h"
+#include "libconvert/vector_clones.h"
 
 namespace g2 {
 
@@ -54,7 +55,7 @@ namespace {
 // max |x| over n finite floats. Eight independent running maxima (max is exact and order
 // independent on finite values, so the result equals the sequential loop) let the compiler
 // vectorise what a single std::max chain cannot.
-float amax_of(const float* x, int64_t n) {
+G2_VECTOR_CLONES float amax_of(const float* x, int64_t n) {
   float m[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -124,6 +125,17 @@ void for_each_scale_run(const Fp8Scales& sc, int64_t row, int64_t col0, int64_t 
   }
 }
 
+// The per-element loops of one scale run, each its own function so that the AVX2 clone holds
+// the whole loop (a lambda called from a clone is compiled for the baseline only).
+G2_VECTOR_CLONES void fp8_quantize_run(const float* __restrict w, int64_t n, float s, uint8_t* __restrict q) {
+  for (int64_t c = 0; c < n; ++c) q[c] = fp8_quantize(w[c], s);
+}
+
+G2_VECTOR_CLONES void fp8_dequantize_run(const uint8_t* __restrict q, int64_t n, float s, const float* __restrict decoded,
+                                         float* __restrict w) {
+  for (int64_t c = 0; c < n; ++c) w[c] = decoded[q[c]] * s;
+}
+
 }  // namespace
 
 void fp8_quantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t col0, int64_t cols, const float* w,
@@ -132,7 +144,7 @@ void fp8_quantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t 
     const float* wr = w + r * cols;
     uint8_t* qr = q + r * cols;
     for_each_scale_run(sc, row0 + r, col0, cols, [&](int64_t a, int64_t b, float s) {
-      for (int64_t c = a; c < b; ++c) qr[c] = fp8_quantize(wr[c], s);
+      fp8_quantize_run(wr + a, b - a, s, qr + a);
     });
   }
 }
@@ -151,7 +163,7 @@ void fp8_dequantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_
     const uint8_t* qr = q + r * cols;
     float* wr = w + r * cols;
     for_each_scale_run(sc, row0 + r, col0, cols, [&](int64_t a, int64_t b, float s) {
-      for (int64_t c = a; c < b; ++c) wr[c] = decoded[qr[c]] * s;
+      fp8_dequantize_run(qr + a, b - a, s, decoded.data(), wr + a);
     });
   }
 }
@@ -193,24 +205,78 @@ ScaleSlice fp8_scale_slice(const Fp8Scales& sc, int axis, int64_t begin, int64_t
   return out;
 }
 
+namespace {
+
+// The per-element loops behind the Grok-1 functions, with restrict pointers: int8_t is a
+// character type, so without them GCC must assume every store may change the weights or
+// scales and does not vectorise.
+G2_VECTOR_CLONES void grok1_run_bf16(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n, uint16_t* __restrict out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = grok1_dequantize(w[i], bf16{s[i]}).bits;
+}
+
+G2_VECTOR_CLONES void grok1_run_f32(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n, float* __restrict out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = grok1_dequantize(w[i], bf16{s[i]}).to_float();
+}
+
+}  // namespace
+
 void grok1_dequantize_rows(const int8_t* w, const uint16_t* scales, int64_t K, int64_t N, int G, int64_t k0,
                            int64_t rows, uint16_t* out) {
   G2_ASSERT(G > 0 && K % G == 0, "Grok-1 scale groups must divide the contracting axis");
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint16_t* s = scales + grok1_scale_group(k0 + r, K, G) * N;
-    for (int64_t n = 0; n < N; ++n) out[r * N + n] = grok1_dequantize(w[r * N + n], bf16{s[n]}).bits;
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    grok1_run_bf16(w + r * N, scales + grok1_scale_group(k0 + r, K, G) * N, N, out + r * N);
 }
 
-void QuantError::add(const float* ref, const float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const double a = ref[i], b = out[i], d = b - a;
-    max_abs = std::max(max_abs, std::fabs(d));
-    sum_sq_err += d * d;
-    sum_sq_ref += a * a;
-    sum_sq_out += b * b;
-    dot += a * b;
+void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t n, float* out) {
+  grok1_run_f32(w, scales, n, out);
+}
+
+G2_VECTOR_CLONES void QuantError::add(const float* ref, const float* out, size_t n) {
+  // Four independent partial sums per statistic (element i goes to lane i % 4), added in
+  // lane order at the end of the call, held in two-double vectors (GCC vector extension;
+  // GCC does not vectorise scalar lane arrays here). One running sum per statistic was a
+  // serial chain of dependent double adds (~3.4 GB/s). The sums differ from strictly
+  // sequential ones only in their last bits and are deterministic for a given chunking;
+  // max is exact in any order.
+  using v2d = double __attribute__((vector_size(16)));
+  v2d mx[2] = {}, se[2] = {}, sr[2] = {}, so[2] = {}, dt[2] = {};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int h = 0; h < 2; ++h) {
+      const size_t k = i + size_t(2 * h);
+      const v2d a = {double(ref[k]), double(ref[k + 1])}, b = {double(out[k]), double(out[k + 1])};
+      const v2d d = b - a, ad = d < 0 ? -d : d;
+      mx[h] = mx[h] < ad ? ad : mx[h];
+      se[h] += d * d;
+      sr[h] += a * a;
+      so[h] += b * b;
+      dt[h] += a * b;
+    }
+  double lane[5][4];
+  for (int j = 0; j < 4; ++j) {
+    const int h = j / 2, e = j % 2;
+    lane[0][j] = mx[h][e], lane[1][j] = se[h][e], lane[2][j] = sr[h][e], lane[3][j] = so[h][e], lane[4][j] = dt[h][e];
   }
+  for (int j = 0; i < n; ++i, ++j) {
+    const double a = ref[i], b = out[i], d = b - a;
+    lane[0][j] = std::max(lane[0][j], std::fabs(d));
+    lane[1][j] += d * d;
+    lane[2][j] += a * a;
+    lane[3][j] += b * b;
+    lane[4][j] += a * b;
+  }
+  double s_e = 0, s_r = 0, s_o = 0, s_d = 0;
+  for (int j = 0; j < 4; ++j) {
+    max_abs = std::max(max_abs, lane[0][j]);
+    s_e += lane[1][j];
+    s_r += lane[2][j];
+    s_o += lane[3][j];
+    s_d += lane[4][j];
+  }
+  sum_sq_err += s_e;
+  sum_sq_ref += s_r;
+  sum_sq_out += s_o;
+  dot += s_d;
   count += n;
 }
 
@@ -234,7 +300,7 @@ double QuantError::cosine() const {
   return dot / std::sqrt(sum_sq_ref * sum_sq_out);
 }
 
-Status check_finite(const float* w, int64_t rows, int64_t cols, int64_t row0, const std::string& tensor) {
+G2_VECTOR_CLONES Status check_finite(const float* w, int64_t rows, int64_t cols, int64_t row0, const std::string& tensor) {
   // x * 0 is 0 for finite x and NaN for inf/NaN: one branch-free pass (vectorised) decides,
   // the loop below only runs to name the first bad element.
   const int64_t n = rows * cols;

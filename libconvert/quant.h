@@ -91,6 +91,9 @@ ScaleSlice fp8_scale_slice(const Fp8Scales& sc, int axis, int64_t begin, int64_t
 // the reference, W[k, n] = bf16(int8[k, n] * S[k / (K / G), n]). Output bf16 bits.
 void grok1_dequantize_rows(const int8_t* w, const uint16_t* scales, int64_t K, int64_t N, int G, int64_t k0,
                            int64_t rows, uint16_t* out);
+// n consecutive elements of one row of such a weight with their scales (the row's group),
+// as f32 (each value is a bf16, exactly): the same values as grok1_dequantize_rows.
+void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t n, float* out);
 // The scale of element (k, n) of such a weight.
 inline int64_t grok1_scale_group(int64_t k, int64_t K, int G) { return k / (K / G); }
 

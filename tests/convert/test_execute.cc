@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <tuple>
 
 #include "kernels/ops/quant.h"
 #include "libconvert/execute.h"
@@ -366,6 +367,59 @@ TEST(Execute, Grok1UpgradeEqualsReferenceDequant) {
   uint16_t l0;
   std::memcpy(&l0, &got["lm_head.weight"][6], 2);
   EXPECT_EQ(l0, bf16::from_float(e0).bits);
+}
+
+// The transposed int8 read walks 64 x 64 tiles within f32 stages within chunks: an ffn that
+// is no multiple of 64 (200, TP 2 -> 100 per rank), the default chunk (partial stages and
+// tiles) and the minimum chunk (one row per read) must all give the reference bytes.
+TEST(Execute, Grok1UpgradeTilesAndChunksAtOddShapes) {
+  for (uint64_t mem_limit : {uint64_t(512) << 20, uint64_t(1)}) {
+    TmpDir tmp;
+    auto src = std::make_unique<MemSource>();
+    auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/grok-1-tiny.json");
+    ASSERT_TRUE(c.ok());
+    src->config_ = *c;
+    src->config_.num_hidden_layers = 1;
+    src->config_.vocab_size = 64;
+    src->config_.moe_intermediate_size = 200;
+    src->family_ = Family::Grok1;
+    src->root_ = tmp.path;
+    std::mt19937 rng(7);
+    for (const auto& t : grok1_layout(src->config_)) src->add(t.name, t.dtype, t.shape, rng);
+    TargetSpec t;
+    t.to_grok2 = true;
+    t.tp = 2;
+    t.layout = OutLayout::Rank;
+    ExecOptions opt;
+    opt.mem_limit = mem_limit;
+    opt.threads = 2;
+    auto r = convert(*src, Family::Grok1, t, tmp.path + "/out", opt);
+    ASSERT_TRUE(r.ok()) << r.message();
+    auto out_cfg = load_model_config(tmp.path + "/out/config.json");
+    ASSERT_TRUE(out_cfg.ok()) << out_cfg.message();
+    auto got = logical_bytes(tmp.path + "/out", *out_cfg, 2);
+    const int64_t H = src->config_.hidden_size, M = 200;
+    // linear (w1, [E, H, M], scales [E, 1, M]) -> w1 [M, H]; linear_1 (w2, [E, M, H], scales [E, 8, H]) -> w2 [H, M]
+    for (const auto& [jax, hf, K, N, G] : {std::tuple{"linear", "w1", H, M, int64_t(1)}, std::tuple{"linear_1", "w2", M, H, int64_t(8)}}) {
+      const std::string p = std::string("transformer/decoder_layer_0/moe/") + jax;
+      const SourceTensor* w = src->find(p + "/w");
+      const SourceTensor* s = src->find(p + "/scales");
+      ASSERT_TRUE(w && s) << p;
+      for (int e = 0; e < 8; ++e) {
+        const auto& out = got["model.layers.0.block_sparse_moe.experts." + std::to_string(e) + "." + hf + ".weight"];
+        ASSERT_EQ(out.size(), size_t(K * N * 2)) << hf;
+        const int8_t* q = w->pieces[0].view.as<const int8_t>() + int64_t(e) * K * N;
+        const uint16_t* sc = s->pieces[0].view.as<const uint16_t>() + int64_t(e) * G * N;
+        for (int64_t n = 0; n < N; ++n)
+          for (int64_t k = 0; k < K; ++k) {
+            const float prod = float(q[k * N + n]) * bf16{sc[(k / (K / G)) * N + n]}.to_float();
+            uint16_t o;
+            std::memcpy(&o, &out[size_t((n * K + k) * 2)], 2);
+            ASSERT_EQ(o, bf16::from_float(prod).bits) << hf << " e" << e << " n" << n << " k" << k << " mem " << mem_limit;
+          }
+      }
+    }
+  }
 }
 
 TEST(Execute, ResumeSkipsVerifiedFilesAndRefusesOthers) {

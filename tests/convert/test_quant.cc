@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 
+#include "kernels/codecs.h"
 #include "libconvert/quant.h"
 
 namespace g2 {
@@ -199,6 +200,56 @@ TEST(Grok1Int8, DequantMatchesIndependentBf16ProductBitForBit) {
         rounded += double(of) != p;
       }
     EXPECT_GT(rounded, 0) << "no product needed rounding: the data does not exercise bf16 rounding";
+  }
+}
+
+TEST(Grok1Int8, F32RunEqualsRowsDequant) {
+  // grok1_dequantize_f32 (the transposed reader's loop) gives the bf16 values of
+  // grok1_dequantize_rows, at any offset and length (vector body and scalar tail)
+  const int64_t N = 203;
+  std::mt19937 rng(9);
+  std::vector<int8_t> w(static_cast<size_t>(N));
+  std::vector<uint16_t> s(static_cast<size_t>(N)), rows(static_cast<size_t>(N));
+  for (auto& x : w) x = int8_t(int(rng() % 256) - 128);
+  for (auto& x : s) x = uint16_t(0x3000u + rng() % 0x2000u) | uint16_t(rng() % 2 ? 0x8000u : 0u);
+  grok1_dequantize_rows(w.data(), s.data(), 1, N, 1, 0, 1, rows.data());
+  for (int64_t off : {0, 1, 7}) {
+    std::vector<float> f(size_t(N - off), -1.0f);
+    grok1_dequantize_f32(w.data() + off, s.data() + off, N - off, f.data());
+    for (int64_t i = 0; i < N - off; ++i) ASSERT_EQ(bf16::from_float(f[size_t(i)]).bits, rows[size_t(off + i)]) << off << " " << i;
+    for (int64_t i = 0; i < N - off; ++i) ASSERT_EQ(bf16{rows[size_t(off + i)]}.to_float(), f[size_t(i)]);
+  }
+}
+
+TEST(QuantError, LaneSumsMatchSequentialSums) {
+  // add() keeps partial sums in lanes: the statistics must agree with plain sequential sums
+  // to rounding (relative 1e-12), max_abs exactly, for lengths with and without a tail, and
+  // the same input must give the same bits every time.
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (size_t n : {size_t(0), size_t(3), size_t(4), size_t(1003)}) {
+    std::vector<float> ref(n), out(n);
+    for (size_t i = 0; i < n; ++i) {
+      ref[i] = nd(rng) * std::exp2(float(int(rng() % 20) - 10));
+      out[i] = ref[i] * (1.0f + 0.01f * nd(rng));
+    }
+    long double mx = 0, se = 0, sr = 0, so = 0, dt = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const long double a = ref[i], b = out[i], d = b - a;
+      mx = std::max(mx, std::fabs(d));
+      se += d * d, sr += a * a, so += b * b, dt += a * b;
+    }
+    QuantError e, again;
+    e.add(ref.data(), out.data(), n);
+    again.add(ref.data(), out.data(), n);
+    EXPECT_EQ(e.count, n);
+    EXPECT_EQ(e.max_abs, double(mx));
+    auto near = [](double got, long double want) { return std::fabs(got - double(want)) <= 1e-12 * std::fabs(double(want)); };
+    EXPECT_TRUE(near(e.sum_sq_err, se)) << n;
+    EXPECT_TRUE(near(e.sum_sq_ref, sr)) << n;
+    EXPECT_TRUE(near(e.sum_sq_out, so)) << n;
+    EXPECT_TRUE(near(e.dot, dt)) << n;
+    EXPECT_EQ(std::memcmp(&e, &again, sizeof e), 0) << "not deterministic";
   }
 }
 
