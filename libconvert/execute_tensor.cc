@@ -9,93 +9,13 @@
 #include <cstring>
 
 #include "kernels/ops/quant.h"
+#include "libconvert/page_drop.h"
 #include "libconvert/source_pread.h"
 #include "libconvert/vector_clones.h"
 
 namespace g2 {
 
 namespace {
-
-// Whether an address lies in a file-backed mapping (so dropping its pages only costs a
-// re-read). Anonymous memory must never be dropped: MADV_DONTNEED would zero it.
-class FileMappings {
- public:
-  // `start`, when given, receives the start of the mapping holding p.
-  bool file_backed(const void* p, uintptr_t* start = nullptr) {
-    const auto a = reinterpret_cast<uintptr_t>(p);
-    std::lock_guard<std::mutex> lk(mu_);
-    for (int pass = 0; pass < 2; ++pass) {
-      auto it = ranges_.upper_bound(a);
-      if (it != ranges_.begin()) {
-        --it;
-        if (a < it->second.first) {
-          if (start) *start = it->first;
-          return it->second.second;
-        }
-      }
-      if (pass == 0) reload();
-    }
-    return false;
-  }
-
- private:
-  void reload() {
-    ranges_.clear();
-    FILE* f = std::fopen("/proc/self/maps", "r");
-    if (!f) return;
-    char line[4096];
-    while (std::fgets(line, sizeof line, f)) {
-      unsigned long lo, hi, off, inode;
-      char perms[8], dev[16];
-      if (std::sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &off, dev, &inode) == 6)
-        ranges_[lo] = {hi, inode != 0};
-    }
-    std::fclose(f);
-  }
-  std::mutex mu_;
-  std::map<uintptr_t, std::pair<uintptr_t, bool>> ranges_;
-};
-
-FileMappings& file_mappings() {
-  static FileMappings m;
-  return m;
-}
-
-// Drop the resident pages behind [p, p + n) of a read-only file mapping.
-void drop_pages(const void* p, size_t n) {
-  if (n == 0 || !file_mappings().file_backed(p)) return;
-  static const uintptr_t pg = uintptr_t(sysconf(_SC_PAGESIZE));
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(pg - 1);
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n + pg - 1) & ~(pg - 1);
-  ::madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
-}
-
-// Drop the pages behind [p, p + n) and up to `behind` bytes before it (within the same file
-// mapping). A chunk written straight from the mapping faults in whole large page-cache folios
-// (up to 2 MiB on ext4, Linux 6.x), including the part before p that an earlier chunk already
-// consumed and dropped: without the look-behind those pages stayed mapped until the whole
-// tensor was released, so small chunks over a large tensor held tens of MiB (bench/NOTES.md).
-constexpr size_t kLookBehind = size_t(2) << 20;  // the largest page-cache folio
-
-void drop_pages_behind(const void* p, size_t n, size_t behind) {
-  uintptr_t start = 0;
-  if (n == 0 || !file_mappings().file_backed(p, &start)) return;
-  const uintptr_t a = std::max(start, reinterpret_cast<uintptr_t>(p) - std::min<uintptr_t>(behind, reinterpret_cast<uintptr_t>(p)));
-  drop_pages(reinterpret_cast<const void*>(a), size_t(reinterpret_cast<uintptr_t>(p) + n - a));
-}
-
-// Drop only the pages that end inside [p, p + n). The transposed read takes a slice of every
-// source row per chunk, often narrower than a page: dropping the covering pages then threw
-// away bytes the next chunk still needed (faulted straight back in) and cost one madvise per
-// source row per chunk (305,159 calls on a 0.27 GiB Grok-1 upgrade, bench/NOTES.md). The
-// bytes before p in the first page were consumed by earlier chunks (ascending rows), or belong
-// to the previous source row's tail (then only faulted back in, never wrong).
-void drop_whole_pages(const void* p, size_t n) {
-  static const uintptr_t pg = uintptr_t(sysconf(_SC_PAGESIZE));
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(pg - 1);
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) & ~(pg - 1);
-  if (e > a) drop_pages(reinterpret_cast<const void*>(a), e - a);
-}
 
 float decode_float(DType dt, const uint8_t* p) {
   switch (dt) {
