@@ -18,6 +18,7 @@
 #include "libconvert/execute_tensor.h"
 #include "libconvert/format/atomic_file.h"
 #include "libconvert/format/safetensors_writer.h"
+#include "libconvert/group_commit.h"
 #include "libconvert/manifest.h"
 
 namespace g2 {
@@ -91,7 +92,8 @@ bool is_ours(const std::string& name) {
   return name == kLockName || name == kJournalName || name.find(".tmp-") != std::string::npos;
 }
 
-Status copy_file_hashed(const std::string& from, const std::string& to, ManifestFile& mf) {
+// Copy `from` to a sealed temporary of `to` (committed by the caller with the text files).
+Status copy_file_hashed(const std::string& from, const std::string& to, ManifestFile& mf, std::vector<AtomicFile>& out_files) {
   const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error(from + ": cannot open: " + std::strerror(errno));
   auto out = AtomicFile::create(to);
@@ -119,14 +121,19 @@ Status copy_file_hashed(const std::string& from, const std::string& to, Manifest
     total += uint64_t(n);
   }
   ::close(fd);
-  G2_TRY(out->commit());
+  G2_TRY(out->seal());
+  out_files.push_back(std::move(*out));
   mf.bytes = total;
   mf.xxh3_128 = h.hex();
   return Status::Ok();
 }
 
-Expected<ManifestFile> write_text_hashed(const std::string& dir, const TextFile& t) {
-  G2_TRY(write_file_atomic(dir + "/" + t.path, t.content));
+Expected<ManifestFile> write_text_hashed(const std::string& dir, const TextFile& t, std::vector<AtomicFile>& out_files) {
+  auto f = AtomicFile::create(dir + "/" + t.path);
+  if (!f) return f.error();
+  G2_TRY(f->write(t.content));
+  G2_TRY(f->seal());
+  out_files.push_back(std::move(*f));
   Xxh3Stream h;
   h.update(t.content.data(), t.content.size());
   return ManifestFile{t.path, t.content.size(), h.hex()};
@@ -145,14 +152,39 @@ struct Shared {
   ExecReport report;
   std::optional<Error> error;
   std::map<std::string, ManifestFile> resumable;  // recorded by an earlier run of the same plan
+  GroupCommitter* committer = nullptr;  // makes finished files durable, then journals them
 };
 
 void report_progress(Shared& s) {
   if (s.opt.progress) s.opt.progress(s.progress);
 }
 
+// The committer's record step: list a batch of durable files in the journal. Only the
+// committer thread writes the journal (after the initial write), so the snapshot is written
+// outside the lock and the workers' progress updates never wait for its fsync.
+Status record_done(Shared& s, const std::vector<ManifestFile>& done) {
+  Manifest snapshot;
+  {
+    std::lock_guard<std::mutex> lk(s.mu);
+    for (const auto& mf : done) {
+      std::erase_if(s.journal.files, [&](const ManifestFile& x) { return x.path == mf.path; });
+      s.journal.files.push_back(mf);
+    }
+    snapshot = s.journal;
+  }
+  G2_TRY(write_manifest(s.dst + "/" + kJournalName, snapshot));
+  std::lock_guard<std::mutex> lk(s.mu);
+  for (const auto& mf : done) {  // one report per file, as before batching
+    ++s.report.files_written;
+    ++s.progress.files_done;
+    s.progress.last_file = mf.path;
+    report_progress(s);
+  }
+  return Status::Ok();
+}
+
 // Write one output file (or verify and skip it when an earlier run finished it).
-Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes) {
+Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes, ChunkScratch& scratch) {
   const std::string path = s.dst + "/" + f.path;
   auto skip_it = [&](const ManifestFile& mf) {
     std::lock_guard<std::mutex> lk(s.mu);
@@ -188,7 +220,7 @@ Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes) {
   Xxh3Stream h;
   h.update(header->data(), header->size());
   for (const auto& t : f.tensors) {
-    TensorJob job{s.src, t, s.scales, s.stats, chunk_bytes};
+    TensorJob job{s.src, t, s.scales, s.stats, chunk_bytes, scratch};
     Status st = produce_tensor(job, [&](std::span<const uint8_t> bytes) -> Status {
       G2_TRY(w->write(t.name, bytes));
       h.update(bytes.data(), bytes.size());
@@ -201,18 +233,12 @@ Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes) {
     if (!st.ok()) return Error{st.error().kind, f.path + ": " + t.name + ": " + st.message()};
     if (const SourceTensor* st2 = s.src.find(t.recipe.src)) s.src.release(*st2);
   }
-  G2_TRY(w->finish());
+  auto file = w->finish_uncommitted();
+  if (!file) return file.error();
   const ManifestFile mf{f.path, header->size() + data_size, h.hex()};
   G2_ASSERT(mf.bytes == w->file_size(), "hashed bytes disagree with the written file");
-  std::lock_guard<std::mutex> lk(s.mu);
-  std::erase_if(s.journal.files, [&](const ManifestFile& x) { return x.path == f.path; });
-  s.journal.files.push_back(mf);
-  G2_TRY(write_manifest(s.dst + "/" + kJournalName, s.journal));
-  ++s.report.files_written;
-  ++s.progress.files_done;
-  s.progress.last_file = f.path;
-  report_progress(s);
-  return Status::Ok();
+  // Durable, renamed and journaled in a batch by the committer while this thread goes on.
+  return s.committer->submit({std::move(*file), mf});
 }
 
 // Decide what an existing destination means: fresh, resumable, or refused.
@@ -275,7 +301,7 @@ Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, con
   auto src_fp = source_fingerprint(src.root(), src.files());
   if (!src_fp) return src_fp.error();
   const std::string plan_fp = plan.fingerprint();
-  Shared s{plan, src, dst, opt, ScaleCache(plan), {}, {}, {}, {}, {}, {}, {}};
+  Shared s{plan, src, dst, opt, ScaleCache(plan), {}, {}, {}, {}, {}, {}, {}, {}};
   try {
     G2_TRY(prepare_destination(s, plan_fp, *src_fp));
   } catch (const fs::filesystem_error& e) {
@@ -298,8 +324,16 @@ Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, con
   // Three quarters of each thread's share go to chunk buffers: the rest covers the writer's
   // 4 MiB buffer, allocator slack and source pages between reading and dropping them.
   const uint64_t chunk_bytes = std::max<uint64_t>(per_thread / 4 * 3 > (8u << 20) ? per_thread / 4 * 3 - (8u << 20) : per_thread / 4, 64u << 10);
+  // Files waiting for their batch: enough for the workers to keep writing while files are
+  // synced, few enough to bound open descriptors and unsynced bytes.
+  GroupCommitter::Policy policy;
+  policy.max_pending = size_t(std::max(16, 4 * threads));
+  GroupCommitter committer(GroupCommitter::file_ops([&s](const std::vector<ManifestFile>& done) { return record_done(s, done); }),
+                           policy);
+  s.committer = &committer;
   std::atomic<size_t> next{0};
   auto worker = [&] {
+    ChunkScratch scratch;
     for (;;) {
       {
         std::lock_guard<std::mutex> lk(s.mu);
@@ -307,7 +341,7 @@ Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, con
       }
       const size_t i = next.fetch_add(1);
       if (i >= plan.files.size()) return;
-      Status st = run_file(s, plan.files[i], chunk_bytes);
+      Status st = run_file(s, plan.files[i], chunk_bytes, scratch);
       if (!st.ok()) {
         std::lock_guard<std::mutex> lk(s.mu);
         if (!s.error) s.error = st.error();
@@ -319,7 +353,10 @@ Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, con
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  // Files finished before an error are still committed and journaled, so a rerun keeps them.
+  Status committed = committer.finish();
   if (s.error) return *s.error;
+  G2_TRY(committed);
 
   // Text files, tokenizer files, then the manifest, last.
   Manifest m = s.journal;
@@ -327,8 +364,9 @@ Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, con
   for (size_t i = 0; i < plan.files.size(); ++i) order[plan.files[i].path] = i;
   std::erase_if(m.files, [&](const ManifestFile& f) { return !order.count(f.path); });  // text files come next
   std::sort(m.files.begin(), m.files.end(), [&](const ManifestFile& a, const ManifestFile& b) { return order[a.path] < order[b.path]; });
+  std::vector<AtomicFile> small;  // committed together, before the manifest
   for (const auto& t : plan.text_files) {
-    auto mf = write_text_hashed(dst, t);
+    auto mf = write_text_hashed(dst, t, small);
     if (!mf) return mf.error();
     m.files.push_back(*mf);
   }
@@ -336,10 +374,13 @@ Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, con
     const std::string from = src.root() + "/" + name;
     if (!fs::is_regular_file(from, ec)) continue;
     ManifestFile mf{name, 0, ""};
-    G2_TRY(copy_file_hashed(from, dst + "/" + name, mf));
+    G2_TRY(copy_file_hashed(from, dst + "/" + name, mf, small));
     m.files.push_back(mf);
     s.report.copied.push_back(name);
   }
+  std::vector<AtomicFile*> small_ptrs;
+  for (auto& f : small) small_ptrs.push_back(&f);
+  G2_TRY(commit_files(small_ptrs));
   G2_TRY(write_manifest(dst + "/" + kManifestName, m));
   fs::remove(dst + "/" + kJournalName, ec);
 

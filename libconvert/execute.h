@@ -1,7 +1,9 @@
 // The streaming executor (DESIGN.md "Executor"): runs a Plan against a TensorSource into an
 // output directory with a fixed memory budget. Output files are produced in row chunks sized
-// from the budget, each written under a temporary name and renamed when complete; a journal
-// records finished files so rerunning the same conversion resumes; the manifest comes last.
+// from the budget, each written under a temporary name and renamed once durable (in batches,
+// group_commit.h); a journal records finished files so rerunning the same conversion resumes;
+// the manifest comes last. Plain byte copies read the source with pread in chunks of at most
+// 8 MiB whatever the budget, so a reshard's peak RSS stays small and independent of the model.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -26,7 +28,8 @@ struct ExecOptions {
   uint64_t mem_limit = 512ull << 20;  // bytes: bounds chunk buffers across all threads
   bool force = false;                  // overwrite a non-empty / different destination
   std::vector<std::string> command;    // argv, recorded in the manifest and journal
-  // Called (serialised) after every chunk and every finished file.
+  // Called (serialised) after every chunk and every finished file (finished = durable and
+  // journaled, which happens in batches).
   std::function<void(const ExecProgress&)> progress;
 };
 

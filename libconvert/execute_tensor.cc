@@ -9,74 +9,13 @@
 #include <cstring>
 
 #include "kernels/ops/quant.h"
+#include "libconvert/page_drop.h"
+#include "libconvert/source_pread.h"
 #include "libconvert/vector_clones.h"
 
 namespace g2 {
 
 namespace {
-
-// Whether an address lies in a file-backed mapping (so dropping its pages only costs a
-// re-read). Anonymous memory must never be dropped: MADV_DONTNEED would zero it.
-class FileMappings {
- public:
-  bool file_backed(const void* p) {
-    const auto a = reinterpret_cast<uintptr_t>(p);
-    std::lock_guard<std::mutex> lk(mu_);
-    for (int pass = 0; pass < 2; ++pass) {
-      auto it = ranges_.upper_bound(a);
-      if (it != ranges_.begin()) {
-        --it;
-        if (a < it->second.first) return it->second.second;
-      }
-      if (pass == 0) reload();
-    }
-    return false;
-  }
-
- private:
-  void reload() {
-    ranges_.clear();
-    FILE* f = std::fopen("/proc/self/maps", "r");
-    if (!f) return;
-    char line[4096];
-    while (std::fgets(line, sizeof line, f)) {
-      unsigned long lo, hi, off, inode;
-      char perms[8], dev[16];
-      if (std::sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &off, dev, &inode) == 6)
-        ranges_[lo] = {hi, inode != 0};
-    }
-    std::fclose(f);
-  }
-  std::mutex mu_;
-  std::map<uintptr_t, std::pair<uintptr_t, bool>> ranges_;
-};
-
-FileMappings& file_mappings() {
-  static FileMappings m;
-  return m;
-}
-
-// Drop the resident pages behind [p, p + n) of a read-only file mapping.
-void drop_pages(const void* p, size_t n) {
-  if (n == 0 || !file_mappings().file_backed(p)) return;
-  static const uintptr_t pg = uintptr_t(sysconf(_SC_PAGESIZE));
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(pg - 1);
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n + pg - 1) & ~(pg - 1);
-  ::madvise(reinterpret_cast<void*>(a), e - a, MADV_DONTNEED);
-}
-
-// Drop only the pages that end inside [p, p + n). The transposed read takes a slice of every
-// source row per chunk, often narrower than a page: dropping the covering pages then threw
-// away bytes the next chunk still needed (faulted straight back in) and cost one madvise per
-// source row per chunk (305,159 calls on a 0.27 GiB Grok-1 upgrade, bench/NOTES.md). The
-// bytes before p in the first page were consumed by earlier chunks (ascending rows), or belong
-// to the previous source row's tail (then only faulted back in, never wrong).
-void drop_whole_pages(const void* p, size_t n) {
-  static const uintptr_t pg = uintptr_t(sysconf(_SC_PAGESIZE));
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~(pg - 1);
-  const uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) & ~(pg - 1);
-  if (e > a) drop_pages(reinterpret_cast<const void*>(a), e - a);
-}
 
 float decode_float(DType dt, const uint8_t* p) {
   switch (dt) {
@@ -193,11 +132,35 @@ class LogicalReader {
     G2_ASSERT(!r_.transpose);
     const uint64_t w = uint64_t(c1 - c0) * es_;
     const int64_t have = std::min(r1, r_.src_rows);
-    if (have > r0) {
+    bool done = false;
+    if (have > r0 && src_.pieces_in_files()) {
+      // read the pieces with pread instead of through the mapping (source_pread.h says why)
+      if (!pread_) pread_ = std::make_unique<PieceReader>(*t_);
+      auto got = pread_->read(r0, have, c0, c1, out);
+      if (!got) return got.error();
+      done = *got;
+    }
+    if (have > r0 && !done) {
       if (base_) {
         for (int64_t r = r0; r < have; ++r)
           std::memcpy(out + uint64_t(r - r0) * w, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, w);
-        drop_pages(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_);
+        drop_pages_behind(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_,
+                          kLookBehind);
+      } else if (t_->concat_axis == 1 && t_->shape.size() == 2 && (c0 != 0 || c1 != src_cols_)) {
+        // a column slice of side-by-side pieces: copy from the pieces holding those columns
+        // only (reading whole rows faulted in every piece's width, 16x the slice at TP16)
+        int64_t at = 0;
+        for (const auto& p : t_->pieces) {
+          const int64_t pc = p.view.shape[1], lo = std::max(c0, at), hi = std::min(c1, at + pc);
+          if (lo < hi) {
+            const uint8_t* pb = p.view.as<const uint8_t>();
+            for (int64_t r = r0; r < have; ++r)
+              std::memcpy(out + uint64_t(r - r0) * w + uint64_t(lo - c0) * es_, pb + (uint64_t(r) * uint64_t(pc) + uint64_t(lo - at)) * es_,
+                          uint64_t(hi - lo) * es_);
+            drop_pages_behind(pb + uint64_t(r0) * uint64_t(pc) * es_, uint64_t(have - r0) * uint64_t(pc) * es_, kLookBehind);
+          }
+          at += pc;
+        }
       } else {
         const uint64_t full = uint64_t(src_cols_) * es_;
         if (c0 == 0 && c1 == src_cols_) {
@@ -236,7 +199,8 @@ class LogicalReader {
       for (int64_t r = r0; r < have; ++r)
         float_run_to_f32(t_->dtype, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, size_t(w), out + (r - r0) * w);
       std::fill(out + (have - r0) * w, out + (r1 - r0) * w, 0.0f);  // rows past the source's vocab
-      if (have > r0) drop_pages(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_);
+      if (have > r0)
+        drop_pages_behind(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_, kLookBehind);
       return Status::Ok();
     }
     raw_.resize(size_t(uint64_t(r1 - r0) * uint64_t(w) * es_));
@@ -253,6 +217,13 @@ class LogicalReader {
         else out[i] = decode_float(t_->dtype, p);
       }
     return Status::Ok();
+  }
+
+  // [r0, r1) x [c0, c1) as contiguous ranges of the source's own bytes (source_pread.h), when
+  // they are laid out so and need no zero padding.
+  std::optional<std::vector<std::span<const uint8_t>>> spans(int64_t r0, int64_t r1, int64_t c0, int64_t c1) const {
+    if (r_.transpose || r1 > r_.src_rows) return std::nullopt;
+    return contiguous_spans(*t_, r0, r1, c0, c1);
   }
 
   // Logical (r, c) = source (k = c, n = r) of a [K, N] source: walk it in kTile x kTile
@@ -312,7 +283,7 @@ class LogicalReader {
       const int64_t hi = t_->concat_axis == 0 ? std::min(r1, at + prow) : r1;
       if (lo < hi) {
         const int64_t local = t_->concat_axis == 0 ? lo - at : lo;
-        drop_pages(p.view.as<const uint8_t>() + uint64_t(local) * rb, uint64_t(hi - lo) * rb);
+        drop_pages_behind(p.view.as<const uint8_t>() + uint64_t(local) * rb, uint64_t(hi - lo) * rb, kLookBehind);
       }
       at += prow;
     }
@@ -328,7 +299,19 @@ class LogicalReader {
   std::vector<uint16_t> g1_scales_;  // [G, N] bf16 bits of this expert
   Fp8Scales fp8_;
   std::vector<uint8_t> rowbuf_, raw_;
+  std::unique_ptr<PieceReader> pread_;  // open source files, for read_raw
 };
+
+// Scratch per chunk of a row-wise (not transposed) read, at most, whatever the budget: larger
+// chunks made plain copies no faster and FP8 encoding slower (more cache misses and first-touch
+// page faults; bench/NOTES.md "Peak RSS"), and they set the peak RSS. Capped, a reshard's peak
+// RSS is the same for any model and budget. The transposed (Grok-1) read keeps the whole
+// budget: each chunk walks every source row, so fewer chunks mean fewer passes.
+constexpr uint64_t kMaxRowChunkBytes = uint64_t(16) << 20;
+
+uint64_t chunk_budget(const Recipe& r, uint64_t chunk_bytes) {
+  return r.transpose ? chunk_bytes : std::min(chunk_bytes, kMaxRowChunkBytes);
+}
 
 int64_t chunk_rows_for(uint64_t chunk_bytes, uint64_t row_bytes, int64_t total) {
   const uint64_t n = chunk_bytes / std::max<uint64_t>(row_bytes, 1);
@@ -369,7 +352,8 @@ ScaleCache::ScaleCache(const Plan& plan) {
       }
 }
 
-Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& src, const Recipe& r, uint64_t chunk_bytes) {
+Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& src, const Recipe& r, uint64_t chunk_bytes,
+                                                           std::vector<float>& buf) {
   std::shared_ptr<Entry> e;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -390,9 +374,9 @@ Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& s
       return;
     }
     Fp8ScaleBuilder b(r.fp8, r.rows, r.cols, r.logical);
-    const int64_t step = chunk_rows_for(chunk_bytes, uint64_t(r.cols) * 4 + 2 * rd.row_read_bytes(), r.rows);
+    const int64_t step = chunk_rows_for(chunk_budget(r, chunk_bytes), uint64_t(r.cols) * 4 + 2 * rd.row_read_bytes(), r.rows);
     const int64_t stage = stage_rows(r.cols, r.transpose, step);
-    std::vector<float> buf(size_t(stage * r.cols));
+    buf.resize(size_t(stage * r.cols));  // the worker's own scratch: never held next to a second copy
     for (int64_t r0 = 0; r0 < r.rows; r0 += step) {
       const int64_t r1 = std::min(r.rows, r0 + step);
       for (int64_t s0 = r0; s0 < r1; s0 += stage) {
@@ -434,7 +418,7 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   const Recipe& r = job.t.recipe;
   auto as_bytes = [](const void* p, size_t n) { return std::span<const uint8_t>(static_cast<const uint8_t*>(p), n); };
   if (r.encode == Encode::Fp8Scale) {
-    auto sc = job.scales.get(job.src, r, job.chunk_bytes);
+    auto sc = job.scales.get(job.src, r, job.chunk_bytes, job.scratch.vals);
     if (!sc) return sc.error();
     const ScaleSlice s = fp8_scale_slice(**sc, r.slice_axis, r.begin, r.end);
     job.scales.done(r.logical);
@@ -443,7 +427,7 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   }
   std::shared_ptr<const Fp8Scales> fp8;
   if (r.encode == Encode::Fp8Weight) {
-    auto sc = job.scales.get(job.src, r, job.chunk_bytes);
+    auto sc = job.scales.get(job.src, r, job.chunk_bytes, job.scratch.vals);
     if (!sc) return sc.error();
     fp8 = *sc;
   }
@@ -457,10 +441,12 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   // per logical row: what is read, the f32 values, their round trip, and the encoded output
   // (a row read from a multi-piece source may pass through two full-width buffers)
   const uint64_t row_cost = 2 * rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
-  const int64_t step = chunk_rows_for(job.chunk_bytes, row_cost, re - rb);
-  std::vector<uint8_t> out(size_t(uint64_t(step) * uint64_t(w) * oes));
+  const int64_t step = chunk_rows_for(chunk_budget(r, job.chunk_bytes), row_cost, re - rb);
   const int64_t stage = stage_rows(w, r.transpose, step);
-  std::vector<float> vals, back;
+  std::vector<uint8_t>& out = job.scratch.out;
+  std::vector<float>& vals = job.scratch.vals;
+  std::vector<float>& back = job.scratch.back;
+  out.resize(size_t(uint64_t(step) * uint64_t(w) * oes));
   if (r.decode != Decode::Raw) vals.resize(size_t(stage * w));
   const bool lossy = r.encode == Encode::Fp8Weight ||
                      (r.encode == Encode::BF16 && (r.decode == Decode::Float || r.decode == Decode::Fp8) &&
@@ -471,6 +457,16 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   for (int64_t r0 = rb; r0 < re; r0 += step) {
     const int64_t r1 = std::min(re, r0 + step), n = (r1 - r0) * w;
     if (r.decode == Decode::Raw) {
+      if (auto spans = rd.spans(r0, r1, cb, ce)) {
+        // straight from the mapping to the writer: no staging copy; the pages are dropped
+        // as soon as they are written, so the resident set holds one chunk of them at most
+        for (const auto& sp : *spans) {
+          G2_TRY(sink(sp));
+          drop_pages_behind(sp.data(), sp.size(), kLookBehind);
+          written += sp.size();
+        }
+        continue;
+      }
       G2_TRY(rd.read_raw(r0, r1, cb, ce, out.data()));
     } else {
       for (int64_t s0 = r0; s0 < r1; s0 += stage) {  // [s0, s1) rows of the chunk, at element `at` of out

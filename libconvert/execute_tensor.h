@@ -19,9 +19,10 @@ namespace g2 {
 class ScaleCache {
  public:
   explicit ScaleCache(const Plan& plan);
-  // The scales of `r.logical` (computed from the source with `chunk_bytes` of scratch, or read
-  // from the source's scale tensor for raw FP8 copies).
-  Expected<std::shared_ptr<const Fp8Scales>> get(const TensorSource& src, const Recipe& r, uint64_t chunk_bytes);
+  // The scales of `r.logical` (computed from the source with `chunk_bytes` of scratch in `buf`,
+  // the calling worker's buffer, or read from the source's scale tensor for raw FP8 copies).
+  Expected<std::shared_ptr<const Fp8Scales>> get(const TensorSource& src, const Recipe& r, uint64_t chunk_bytes,
+                                                 std::vector<float>& buf);
   void done(const std::string& logical);  // one user finished
 
  private:
@@ -46,12 +47,20 @@ class QuantStats {
   std::map<std::string, std::pair<std::string, QuantError>> m_;
 };
 
+// A worker's chunk buffers, kept across its tensors: reallocating them per tensor let the
+// allocator keep freed blocks around and the peak RSS drift with the tensor order.
+struct ChunkScratch {
+  std::vector<uint8_t> out;         // encoded output rows
+  std::vector<float> vals, back;    // decoded rows and their round trip (lossy encodes)
+};
+
 struct TensorJob {
   const TensorSource& src;
   const PlannedTensor& t;
   ScaleCache& scales;
   QuantStats& stats;
-  uint64_t chunk_bytes;  // scratch budget for this job
+  uint64_t chunk_bytes;   // scratch budget for this job
+  ChunkScratch& scratch;  // reused by the same thread's next job
 };
 
 // Streams the tensor's bytes to `sink` in order (chunks of at most ~chunk_bytes).

@@ -55,6 +55,9 @@ class TensorSource {
   Expected<HostTensor> load(std::string_view name) const;
   // Drop the pages behind a tensor from the resident set once it is consumed.
   virtual void release(const SourceTensor& t) const;
+  // Whether every piece's `file` at `file_offset` holds exactly its view's bytes, so readers
+  // may pread them instead of touching the mapping (false: in-memory or transformed pieces).
+  virtual bool pieces_in_files() const { return false; }
 };
 
 // Detect the format of `dir` and open it. `config_path` overrides dir/config.json

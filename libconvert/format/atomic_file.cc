@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -13,6 +14,9 @@ namespace g2 {
 namespace {
 
 constexpr size_t kBufSize = size_t(4) << 20;
+// Writes of at least this much go to the kernel directly (after what is buffered): copying
+// them through the buffer first would cost a copy and save no syscalls worth having.
+constexpr size_t kDirectWrite = size_t(256) << 10;
 // Start the writeback of every such run of written bytes at once (Linux sync_file_range), so
 // the disk works while the converter computes the next chunk and commit()'s fsync only waits
 // for the tail instead of the whole file (bench/NOTES.md: per-file fsync of a fully dirty
@@ -54,7 +58,9 @@ AtomicFile::AtomicFile(AtomicFile&& o) noexcept
       written_(o.written_),
       queued_(o.queued_),
       on_disk_(o.on_disk_),
-      failed_(o.failed_) {}
+      failed_(o.failed_),
+      sealed_(o.sealed_),
+      synced_(o.synced_) {}
 
 AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
   if (this != &o) {
@@ -67,6 +73,8 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
     queued_ = o.queued_;
     on_disk_ = o.on_disk_;
     failed_ = o.failed_;
+    sealed_ = o.sealed_;
+    synced_ = o.synced_;
   }
   return *this;
 }
@@ -117,9 +125,10 @@ Status AtomicFile::flush() {
 }
 
 Status AtomicFile::write(std::span<const uint8_t> bytes) {
+  if (sealed_ && fd_ >= 0) return io_error(final_ + ": write after the file was sealed for commit");
   if (fd_ < 0) return io_error(final_ + ": write after the file was " + (failed_ ? "abandoned on an error" : "closed"));
   written_ += bytes.size();
-  if (bytes.size() >= kBufSize) {  // large chunk: no copy through the buffer
+  if (bytes.size() >= kDirectWrite) {  // large chunk: no copy through the buffer
     G2_TRY(flush());
     return write_fd(bytes.data(), bytes.size());
   }
@@ -132,12 +141,27 @@ Status AtomicFile::write(std::span<const uint8_t> bytes) {
   return Status::Ok();
 }
 
-Status AtomicFile::commit() {
+Status AtomicFile::seal() {
+  if (sealed_ && fd_ >= 0) return Status::Ok();
   if (fd_ < 0) return io_error(final_ + ": commit after the file was " + (failed_ ? "abandoned on an error" : "closed"));
   G2_TRY(flush());
   // Preallocation may have reserved more than was written.
   if (ftruncate(fd_, off_t(written_)) != 0) return fail("cannot truncate", errno);
+  std::string().swap(buf_);  // a sealed file waiting for its batch holds no buffer
+  sealed_ = true;
+  return Status::Ok();
+}
+
+Status AtomicFile::sync() {
+  G2_TRY(seal());
+  if (synced_) return Status::Ok();
   if (fsync(fd_) != 0) return fail("fsync failed", errno);
+  synced_ = true;
+  return Status::Ok();
+}
+
+Status AtomicFile::publish() {
+  G2_TRY(sync());
   if (::close(fd_) != 0) {
     fd_ = -1;
     int e = errno;
@@ -150,12 +174,34 @@ Status AtomicFile::commit() {
     ::unlink(temp_.c_str());
     return io_error(temp_ + ": cannot rename to " + final_ + ": " + std::strerror(e));
   }
-  // Make the rename itself durable.
-  int dfd = ::open(dir_of(final_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return Status::Ok();
+}
+
+Status AtomicFile::commit() {
+  AtomicFile* self = this;
+  return commit_files({&self, 1});
+}
+
+Status sync_directory(const std::string& dir) {
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
-    (void)fsync(dfd);
+    (void)fsync(dfd);  // best effort, as some filesystems refuse a directory fsync
     ::close(dfd);
   }
+  return Status::Ok();
+}
+
+Status commit_files(std::span<AtomicFile* const> files) {
+  // Every file durable before any is renamed: a crash in between leaves only temporaries.
+  for (AtomicFile* f : files) G2_TRY(f->sync());
+  std::vector<std::string> dirs;
+  for (AtomicFile* f : files) {
+    G2_TRY(f->publish());
+    std::string d = dir_of(f->final_path());
+    if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(std::move(d));
+  }
+  // Make the renames themselves durable, once per directory.
+  for (const auto& d : dirs) G2_TRY(sync_directory(d));
   return Status::Ok();
 }
 

@@ -1,11 +1,14 @@
 // A file written under a temporary name (`<final>.tmp-<pid>`) and renamed into place only by
 // commit(), after an fsync, so a crash or an error never leaves a half-written file under the
 // final name. Dropped without commit(), it removes the temporary. Writes are buffered.
+// commit_files() commits several at once with one directory fsync (bench/NOTES.md: the
+// per-file directory fsync was a large part of a reshard's wall time).
 #pragma once
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "libconvert/status.h"
 
@@ -27,6 +30,14 @@ class AtomicFile {
   Status write(std::string_view s) { return write({reinterpret_cast<const uint8_t*>(s.data()), s.size()}); }
   // Flush, fsync, rename to the final name, fsync the directory.
   Status commit();
+  // The steps of commit(), for committing files in batches (commit_files):
+  // seal() flushes the buffer, trims a preallocation and frees the buffer (no more writes);
+  // sync() fsyncs the sealed temporary; publish() closes and renames it to the final name (the
+  // caller then fsyncs the directory: sync_directory()). seal() and sync() are idempotent; on an
+  // error the temporary is removed.
+  Status seal();
+  Status sync();
+  Status publish();
   // Remove the temporary (idempotent); commit() after abort() fails.
   void abort();
 
@@ -46,7 +57,16 @@ class AtomicFile {
   uint64_t queued_ = 0;  // bytes handed to the kernel; [0, queued_) is being or has been written back
   uint64_t on_disk_ = 0;  // writeback started for [0, on_disk_) (sync_file_range)
   bool failed_ = false;
+  bool sealed_ = false, synced_ = false;
 };
+
+// fsync a directory, making the renames into it durable.
+Status sync_directory(const std::string& dir);
+
+// Commit every file: fsync each, then rename each, then fsync each distinct directory once.
+// A file is under its final name only once its bytes are durable; the names are durable when
+// this returns Ok. On an error, files not yet renamed are removed (temporaries only).
+Status commit_files(std::span<AtomicFile* const> files);
 
 // Write a whole small file atomically (configs, indexes, manifests).
 Status write_file_atomic(const std::string& path, std::string_view contents);

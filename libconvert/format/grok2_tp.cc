@@ -20,7 +20,11 @@ struct Loc {
 
 bool same_bytes(const Loc& a, const Loc& b) {
   const auto x = a.file->bytes(*a.entry), y = b.file->bytes(*b.entry);
-  return x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size()) == 0);
+  const bool same = x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size()) == 0);
+  // compared once at open: drop the pages from the resident set again
+  a.file->mapped().release(a.file->file_offset(*a.entry), x.size());
+  b.file->mapped().release(b.file->file_offset(*b.entry), y.size());
+  return same;
 }
 
 TensorPiece piece(const Loc& l) { return TensorPiece{l.file->view(*l.entry), l.file->path(), l.file->file_offset(*l.entry)}; }

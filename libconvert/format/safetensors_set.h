@@ -25,6 +25,7 @@ class SafetensorsBackedSource : public TensorSource {
   // Tensor files, then the index and config.json when they are in the directory.
   std::vector<std::string> files() const override;
   void release(const SourceTensor& t) const override;
+  bool pieces_in_files() const override { return true; }  // raw safetensors payloads
   const std::vector<std::unique_ptr<SafetensorsFile>>& safetensors_files() const { return files_; }
 
  protected:

@@ -42,6 +42,12 @@ Status SafetensorsWriter::write(std::string_view name, std::span<const uint8_t> 
 }
 
 Status SafetensorsWriter::finish() {
+  auto f = finish_uncommitted();
+  if (!f) return f.error();
+  return f->commit();
+}
+
+Expected<AtomicFile> SafetensorsWriter::finish_uncommitted() {
   while (cur_ < decls_.size() && cur_done_ == sizes_[cur_]) {
     ++cur_;
     cur_done_ = 0;
@@ -50,7 +56,8 @@ Status SafetensorsWriter::finish() {
     return invalid(path() + ": finish() with tensor \"" + decls_[cur_].name + "\" incomplete (" +
                    std::to_string(cur_done_) + " of " + std::to_string(sizes_[cur_]) + " bytes) and " +
                    std::to_string(decls_.size() - cur_ - 1) + " more after it");
-  return file_.commit();
+  G2_TRY(file_.seal());
+  return std::move(file_);
 }
 
 Status write_safetensors(const std::string& path, const std::vector<SafetensorsBlob>& tensors,

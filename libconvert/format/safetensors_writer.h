@@ -29,6 +29,9 @@ class SafetensorsWriter {
   }
   // All bytes of all tensors must have arrived. Fsyncs and renames into place.
   Status finish();
+  // Like finish(), but hands the sealed, not yet durable temporary to the caller, who commits
+  // it (commit_files, possibly in a batch with others). The writer is empty afterwards.
+  Expected<AtomicFile> finish_uncommitted();
 
   const std::string& path() const { return file_.final_path(); }
   uint64_t file_size() const { return header_bytes_ + data_size_; }
