@@ -26,6 +26,17 @@ if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$STAMP_TEXT" ]; the
     exit 0
 fi
 
+# Tests that find no venv call this script themselves, several at once under `ctest -j`: one
+# creates the venv while the others wait for the lock, then find it ready.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$BUILD_DIR/.venv.lock"
+    flock 9
+    if [ -x "$PY" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$STAMP_TEXT" ]; then
+        echo "$PY"
+        exit 0
+    fi
+fi
+
 PYTHON3=${PYTHON3:-python3}
 if ! command -v "$PYTHON3" >/dev/null 2>&1; then
     echo "setup-python.sh: $PYTHON3 not found; install python3 (Debian: apt-get install python3 python3-venv)" >&2
