@@ -3,7 +3,7 @@
 BENCHMARKS.md's figures (--markdown [NOTES_FILE]): every number comes from the JSON, none typed
 by hand. NOTES_FILE (optional, Markdown) is appended verbatim: the analysis of missed targets.
 usage: report.py --text RESULTS_JSON | report.py --markdown RESULTS_JSON [NOTES_FILE [OTHER_RUN_JSON...]] > BENCHMARKS.md"""
-import json, sys
+import json, re, sys
 
 LABELS = {
     "cp": ("`cp -r` + `sync` of the TP8 set (the disk's limit)", "sh -c 'cp -r tp8 cp && sync'"),
@@ -14,6 +14,11 @@ LABELS = {
                 "g2convert g1 out --to grok2 --tp 8"),
     "reshard_large": ("g2convert TP8 -> TP4, second model size", "g2convert tp8L tp4L --tp 4"),
 }
+
+
+def target_key(name):
+    """A target's name without the run-specific sizes some names carry ("(6.6 vs 2.5 GiB)")."""
+    return re.sub(r" \([0-9.]+ vs [0-9.]+ GiB\)", "", name)
 
 
 def fmt(v, nd=2):
@@ -33,9 +38,10 @@ def text(res):
             k, v["seconds"], v.get("cpu_seconds", 0), fmt(v["mib_per_s"], 0), v["peak_rss_mib"], v["bytes"] / 2**30,
             v["load"], " ".join("%.2f" % x for x in v.get("rounds_seconds", [v["seconds"]]))))
     for l in res["layer_forward"]:
-        print("  layer forward T=%-4d %9.4f s  bound %8.4f s  ratio %6.2f  (%d experts, %.0f MiB weights, %s, pages %s)" % (
-            l["tokens"], l["seconds"], l["bound_seconds"], l["ratio"], l["experts_touched"], l["weight_bytes"] / 2**20,
-            l.get("path", "dequantized"), "kept" if l.get("keep_mapped") else "dropped"))
+        print("  layer forward T=%-4d %9.4f s  bound %8.4f s  ratio %6.2f  read-only ratio %s  (%d experts, %.0f MiB "
+              "weights, %s, pages %s)" % (
+            l["tokens"], l["seconds"], l["bound_seconds"], l["ratio"], fmt(l.get("read_ratio"), 2), l["experts_touched"],
+            l["weight_bytes"] / 2**20, l.get("path", "dequantized"), "kept" if l.get("keep_mapped") else "dropped"))
     for c in res["codecs"]:
         print("  %-28s %7.2f GB/s" % (c["name"], c["gb_per_s"]))
     print("targets:")
@@ -55,8 +61,8 @@ def markdown(res, notes, others=()):
            "| %s | %s | %s GiB | %s (%s, %s GiB) | %s | %s | %s |" % (
                m["nproc"], m["cpu"], m["mem_gib"], m["disk"]["device"], m["disk"]["fs"], m["disk"]["size_gib"],
                m["threads"], " ".join(m["loadavg_end"]), m["date_utc"]), "",
-           "The load average column of each row is the 1-minute load when that command started: the machine "
-           "was shared, so figures taken under load are pessimistic for CPU-bound steps.", "",
+           "The load column of each row is the 1-minute load average when that command started (2 cores; "
+           "the bench itself adds about 1-2): figures taken under other load are pessimistic for CPU-bound steps.", "",
            "## Conversion", "",
            "Seconds, CPU seconds, MiB/s and load are the median round's (by wall time); every round's wall "
            "seconds are listed; peak RSS is the largest of all rounds.", "",
@@ -71,14 +77,20 @@ def markdown(res, notes, others=()):
             "Bound = bytes of stored weights the layer touches (attention, dense FFN, router, norms, the "
             "routed experts, embedding rows; the output projection when the set has one layer) / measured memcpy "
             "bandwidth. `build/bench/bin/bench_layer [--keep-mapped] TP8_DIR`; pages: dropped after each weight "
-            "(the runtime's default) or kept mapped between reps.", "",
-            "| tokens | path | pages | seconds | experts touched | weight MiB | memcpy GB/s | bound seconds | ratio | load |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "(the runtime's default) or kept mapped between reps. memcpy bandwidth counts bytes copied (each read "
+            "once and written once), so a kernel that only reads its weights can beat this bound (ratio < 1); the "
+            "stricter read-only bound (same bytes / the streaming-read bandwidth of as many threads as the CPU "
+            "backend's pool) is listed next to it.", "",
+            "| tokens | path | pages | seconds | experts touched | weight MiB | memcpy GB/s | bound seconds | ratio "
+            "| read GB/s (threads) | read-only bound s | read-only ratio | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for l in res["layer_forward"]:
-        out.append("| %d | %s | %s | %.4f | %d | %.0f | %.2f | %.4f | %.2f | %s |" % (
+        rb = l.get("read_bytes_per_s")
+        out.append("| %d | %s | %s | %.4f | %d | %.0f | %.2f | %.4f | %.2f | %s | %s | %s | %s |" % (
             l["tokens"], l.get("path", "dequantized"), "kept" if l.get("keep_mapped") else "dropped", l["seconds"],
             l["experts_touched"], l["weight_bytes"] / 2**20, l["memcpy_bytes_per_s"] / 1e9, l["bound_seconds"],
-            l["ratio"], fmt(l.get("loadavg1"), 1)))
+            l["ratio"], "-" if rb is None else "%.2f (%d)" % (rb / 1e9, l.get("read_threads", 0)),
+            fmt(l.get("read_bound_seconds"), 4), fmt(l.get("read_ratio"), 2), fmt(l.get("loadavg1"), 1)))
     if res["codecs"]:
         out += ["", "## Codec microbenchmarks (Google Benchmark, GB/s of input bytes)", "",
                 "`build/bench/bin/bench_codecs` (bench/micro/bench_codecs.cc).", "", "| benchmark | GB/s |", "|---|---|"]
@@ -89,12 +101,13 @@ def markdown(res, notes, others=()):
                                                   status(t)))
     if others:
         runs = [(res["machine"]["date_utc"], res)] + [(o["machine"]["date_utc"], o) for o in others]
-        out += ["", "## The same targets in the other runs of the day (run-to-run spread on the shared machine)", "",
+        out += ["", "## The same targets in the other runs of the day (run-to-run spread)", "",
                 "| target | " + " | ".join(d for d, _ in runs) + " |", "|---|" + "---|" * len(runs)]
         for i, t in enumerate(res["targets"]):
             vals = []
             for _, r in runs:
-                m = [x for x in r["targets"] if x["name"].split(" (")[0] == t["name"].split(" (")[0]]
+                # the same target: equal names once the run-specific model sizes are left out
+                m = [x for x in r["targets"] if target_key(x["name"]) == target_key(t["name"])]
                 vals.append(fmt(m[0]["value"], 3) if m else "-")
             out.append("| %s | %s |" % (t["name"], " | ".join(vals)))
     out += ["", "## Reproduce", "",
