@@ -104,6 +104,23 @@ std::unique_ptr<MemSource> grok2_source(const std::string& root) {
   return s;
 }
 
+// A one-layer Grok-1 tiny model (configs/grok-1-tiny.json, vocab 64) with random values from
+// `seed`; ffn > 0 overrides moe_intermediate_size. nullptr if the config does not load.
+std::unique_ptr<MemSource> grok1_source(const std::string& root, unsigned seed, int64_t ffn = 0) {
+  auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/grok-1-tiny.json");
+  if (!c.ok()) return nullptr;
+  auto s = std::make_unique<MemSource>();
+  s->config_ = *c;
+  s->config_.num_hidden_layers = 1;
+  s->config_.vocab_size = 64;
+  if (ffn > 0) s->config_.moe_intermediate_size = ffn;
+  s->family_ = Family::Grok1;
+  s->root_ = root;
+  std::mt19937 rng(seed);
+  for (const auto& t : grok1_layout(s->config_)) s->add(t.name, t.dtype, t.shape, rng);
+  return s;
+}
+
 SourceDesc describe(const TensorSource& s, Family f) {
   SourceDesc d;
   d.family = f;
@@ -313,16 +330,8 @@ TEST(Execute, Fp8RoundTripWithinBoundPerMode) {
 
 TEST(Execute, Grok1UpgradeEqualsReferenceDequant) {
   TmpDir tmp;
-  auto src = std::make_unique<MemSource>();
-  auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/grok-1-tiny.json");
-  ASSERT_TRUE(c.ok());
-  src->config_ = *c;
-  src->config_.num_hidden_layers = 1;
-  src->config_.vocab_size = 64;
-  src->family_ = Family::Grok1;
-  src->root_ = tmp.path;
-  std::mt19937 rng(2);
-  for (const auto& t : grok1_layout(src->config_)) src->add(t.name, t.dtype, t.shape, rng);
+  auto src = grok1_source(tmp.path, 2);
+  ASSERT_TRUE(src) << "configs/grok-1-tiny.json";
   std::ofstream(tmp.path + "/tokenizer.model") << "sp";
   TargetSpec t;
   t.to_grok2 = true;
@@ -375,17 +384,8 @@ TEST(Execute, Grok1UpgradeEqualsReferenceDequant) {
 TEST(Execute, Grok1UpgradeTilesAndChunksAtOddShapes) {
   for (uint64_t mem_limit : {uint64_t(512) << 20, uint64_t(1)}) {
     TmpDir tmp;
-    auto src = std::make_unique<MemSource>();
-    auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/grok-1-tiny.json");
-    ASSERT_TRUE(c.ok());
-    src->config_ = *c;
-    src->config_.num_hidden_layers = 1;
-    src->config_.vocab_size = 64;
-    src->config_.moe_intermediate_size = 200;
-    src->family_ = Family::Grok1;
-    src->root_ = tmp.path;
-    std::mt19937 rng(7);
-    for (const auto& t : grok1_layout(src->config_)) src->add(t.name, t.dtype, t.shape, rng);
+    auto src = grok1_source(tmp.path, 7, /*ffn=*/200);
+    ASSERT_TRUE(src) << "configs/grok-1-tiny.json";
     TargetSpec t;
     t.to_grok2 = true;
     t.tp = 2;

@@ -5,9 +5,19 @@
 #include <random>
 #include <vector>
 
+#include "libmodel/compare.h"
 #include "libmodel/weights.h"
 
 namespace g2::testing {
+
+// A whole-array tolerance: relative RMS error at most r (no elementwise bound).
+inline Tolerance near(double r) {
+  Tolerance t;
+  t.name = "near";
+  t.elementwise = false;
+  t.max_rel_rms = r;
+  return t;
+}
 
 inline ModelConfig tiny_config(bool grok2, int heads = 8, int kv = 2, int hd = 4) {
   ModelConfig c;

@@ -10,19 +10,12 @@
 namespace g2 {
 namespace {
 
+using testing::near;
 using testing::oracle_forward;
 using testing::random_weights;
 using testing::tiny_config;
 
 std::vector<float> to_f32(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
-
-Tolerance near(double r) {
-  Tolerance t;
-  t.name = "near";
-  t.elementwise = false;
-  t.max_rel_rms = r;
-  return t;
-}
 
 ActivationRecord run(WeightSource& w, std::vector<int32_t> tokens, ForwardOptions o = {}) {
   auto be = make_cpu_backend();

@@ -12,11 +12,13 @@
 
 #include "libmodel/compare.h"
 #include "libmodel/forward.h"
+#include "model_fixtures.h"
 
 namespace g2 {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::near;
 
 struct Sets {
   fs::path dir;
@@ -59,14 +61,6 @@ CheckpointWeights open(const std::string& d) {
   auto src = open_checkpoint(d);
   EXPECT_TRUE(src.ok()) << d << ": " << (src.ok() ? "" : src.message());
   return CheckpointWeights(std::move(*src));
-}
-
-Tolerance near(double r) {
-  Tolerance t;
-  t.name = "near";
-  t.elementwise = false;
-  t.max_rel_rms = r;
-  return t;
 }
 
 ActivationRecord run(WeightSource& w, bool fused, int tp = 1, Precision p = Precision::F32) {
