@@ -121,6 +121,16 @@ std::unique_ptr<MemSource> grok1_source(const std::string& root, unsigned seed, 
   return s;
 }
 
+// Every tensor's bytes, by name (a MemSource holds each tensor in one piece).
+std::map<std::string, std::vector<uint8_t>> tensor_bytes(const MemSource& src) {
+  std::map<std::string, std::vector<uint8_t>> out;
+  for (const auto& t : src.tensors_) {
+    auto p = t.pieces[0].view.as<const uint8_t>();
+    out[t.name] = std::vector<uint8_t>(p, p + t.pieces[0].view.nbytes());
+  }
+  return out;
+}
+
 SourceDesc describe(const TensorSource& s, Family f) {
   SourceDesc d;
   d.family = f;
@@ -192,11 +202,7 @@ TEST(Execute, ReshardIsByteExactAcrossTpAndLayouts) {
   TmpDir tmp;
   auto src = grok2_source(tmp.path + "/src");
   fs::create_directories(src->root_);
-  std::map<std::string, std::vector<uint8_t>> want;
-  for (const auto& t : src->tensors_) {
-    auto p = t.pieces[0].view.as<const uint8_t>();
-    want[t.name] = std::vector<uint8_t>(p, p + t.pieces[0].view.nbytes());
-  }
+  const auto want = tensor_bytes(*src);
   int n = 0;
   // every TP and both sharded layouts, without the full cross product (each run fsyncs ~40 files)
   const std::pair<int, OutLayout> cases[] = {{1, OutLayout::Tp},   {2, OutLayout::Rank}, {4, OutLayout::Tp},
@@ -226,11 +232,7 @@ TEST(Execute, ReshardFromFilesIsByteExact) {
   TmpDir tmp;
   auto src = grok2_source(tmp.path + "/src");
   fs::create_directories(src->root_);
-  std::map<std::string, std::vector<uint8_t>> want;
-  for (const auto& t : src->tensors_) {
-    auto p = t.pieces[0].view.as<const uint8_t>();
-    want[t.name] = std::vector<uint8_t>(p, p + t.pieces[0].view.nbytes());
-  }
+  const auto want = tensor_bytes(*src);
   TargetSpec t4;
   t4.tp = 4;
   t4.layout = OutLayout::Rank;
