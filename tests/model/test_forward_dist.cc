@@ -87,7 +87,12 @@ class ThreadRankBackend final : public DelegatingBackend {
     ++reduces;
     return g_->all_reduce_sum(rank_, x, n);
   }
+  void matmul_stored(const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T, bool acc) override {
+    view_elements += w.rows * w.cols;
+    DelegatingBackend::matmul_stored(x, ldx, w, y, ldy, T, acc);
+  }
   int reduces = 0;
+  int64_t view_elements = 0;  // weight elements multiplied through stored views
 
  private:
   ThreadGroup* g_;
@@ -106,7 +111,9 @@ void expect_same(const ActivationRecord& got, const ActivationRecord& want, cons
 }
 
 // Runs the tiny model at `tp` with one thread per rank and checks every rank's record equals
-// the single-process rank-by-rank forward bit for bit.
+// the single-process rank-by-rank forward bit for bit, and that each rank multiplied only its
+// 1/tp share of the split weights (MemoryWeights serves stored views, which a rank slices to
+// its shard) plus the whole replicated router.
 void expect_thread_ranks_match(bool grok2, int heads, int kv, int tp, Precision prec) {
   ModelConfig c = tiny_config(grok2, heads, kv, 4);
   c.moe_intermediate_size = 32;
@@ -116,9 +123,14 @@ void expect_thread_ranks_match(bool grok2, int heads, int kv, int tp, Precision 
   ForwardOptions o;
   o.precision = prec;
   o.tp = tp;
-  auto cpu = make_cpu_backend();
-  auto ranked = run_forward(w, *cpu, tok, o);
+  ThreadGroup solo(1);
+  ThreadRankBackend counting(&solo, 0);  // rank-by-rank in one process, counting view elements
+  auto ranked = run_forward(w, counting, tok, o);
   ASSERT_TRUE(ranked.ok()) << ranked.message();
+  // the router [E, H], replicated: computed once per layer by every rank and by the
+  // rank-by-rank run alike
+  const int64_t router = int64_t(c.num_local_experts) * c.hidden_size * c.num_hidden_layers;
+  ASSERT_GT(counting.view_elements, router);
 
   ThreadGroup group(tp);
   std::vector<std::unique_ptr<ThreadRankBackend>> be;
@@ -147,6 +159,8 @@ void expect_thread_ranks_match(bool grok2, int heads, int kv, int tp, Precision 
     EXPECT_EQ(be[size_t(r)]->reduces, want_reduces) << who;
     EXPECT_EQ((**out[size_t(r)]).metadata.at("tp_rank"), std::to_string(r));
     expect_same(**out[size_t(r)], *ranked, who);
+    // only its own shard of each split weight (host reads divided by tp), and the router
+    EXPECT_EQ((be[size_t(r)]->view_elements - router) * tp, counting.view_elements - router) << who;
   }
 }
 
