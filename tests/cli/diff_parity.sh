@@ -16,6 +16,9 @@ expect_rc 0 "$G2DIFF" "$WORK/hf" "$WORK/tp8" --tp-exec -q
 grep -q "tolerance f32" "$WORK/out.txt"
 expect_rc 0 "$G2DIFF" "$WORK/hf" "$WORK/tp4" --tp-exec -q --layers 1
 expect_rc 0 "$G2DIFF" "$WORK/hf" "$WORK/tp8" -q --mode reference --tokens 5,17,300,42,9,1000,7,3
+# the older dequantized-copy path agrees with the fused one within f32 summation order
+expect_rc 0 "$G2DIFF" "$WORK/hf" --record "$WORK/fused.safetensors" -q
+expect_rc 0 "$G2DIFF" "$WORK/tp8" --reference "$WORK/fused.safetensors" --tolerance f32 --dequantized-weights -q
 
 # FP8 conversions: bounded against the BF16 source, exact against its FP8 round trip
 for scale in "block --fp8-block 32" tensor channel; do

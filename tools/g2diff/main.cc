@@ -130,7 +130,7 @@ int run(int argc, char** argv) {
   std::string a_dir, b_dir, tokens_s, prompt_file, layers_s, mode_s = "f32", tolerance_s, json_path, junit_path;
   std::string config_a, config_b, reference_path, record_path;
   double atol = -1, rtol = -1;
-  bool tp_exec = false, quiet = false, fp8_exact = false, dist = false;
+  bool tp_exec = false, quiet = false, fp8_exact = false, dist = false, dequantized = false;
   std::string backend_s = "cpu";
   int device = 0;
   app.add_option("A", a_dir, "reference checkpoint directory")->required();
@@ -166,6 +166,10 @@ int run(int argc, char** argv) {
                "OMPI_COMM_WORLD_*, PMI_*) on CUDA with NCCL all-reduces; implies --tp-exec and --backend cuda; "
                "rank 0 prints the report and writes the files")
       ->excludes(dev_opt);
+  app.add_flag("--dequantized-weights", dequantized,
+               "multiply by dequantized f32 copies of every weight (OpenBLAS sgemm), the runtime's older path, "
+               "instead of by the stored BF16/FP8 weights in place; slower, results differ only by f32 summation "
+               "order: a cross-check of the fused kernel");
   app.add_flag("-q,--quiet", quiet, "no progress on stderr");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
   const int n_modes = int(!b_dir.empty()) + int(!reference_path.empty()) + int(!record_path.empty());
@@ -220,6 +224,7 @@ int run(int argc, char** argv) {
   ForwardOptions opt;
   opt.precision = prec;
   opt.num_layers = layers.back() + 1;
+  opt.fused_weights = !dequantized;
   auto t_layer = std::chrono::steady_clock::now();
   if (!quiet)
     opt.on_layer = [&](int l) {
