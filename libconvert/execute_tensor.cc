@@ -9,62 +9,13 @@
 #include <cstring>
 
 #include "kernels/ops/quant.h"
+#include "libconvert/float_runs.h"
 #include "libconvert/page_drop.h"
 #include "libconvert/source_pread.h"
-#include "libconvert/vector_clones.h"
 
 namespace g2 {
 
 namespace {
-
-float decode_float(DType dt, const uint8_t* p) {
-  switch (dt) {
-    case DType::F32: {
-      float f;
-      std::memcpy(&f, p, 4);
-      return f;
-    }
-    case DType::BF16: {
-      uint16_t b;
-      std::memcpy(&b, p, 2);
-      return bf16{b}.to_float();
-    }
-    case DType::F16: {
-      uint16_t b;
-      std::memcpy(&b, p, 2);
-      return f16{b}.to_float();
-    }
-    default: G2_ASSERT(false, "not a float dtype");
-  }
-  return 0;
-}
-
-// n BF16 values (possibly unaligned bytes) to f32, without a dtype switch per element: a loop
-// the compiler vectorises.
-G2_VECTOR_CLONES void bf16_run_to_f32(const uint8_t* p, size_t n, float* out) {
-  for (size_t i = 0; i < n; ++i) {
-    uint16_t b;
-    std::memcpy(&b, p + 2 * i, 2);
-    out[i] = bf16{b}.to_float();
-  }
-}
-
-// n values of a float dtype (possibly unaligned bytes) to f32, the dtype switch outside the loop.
-void float_run_to_f32(DType dt, const uint8_t* p, size_t n, float* out) {
-  switch (dt) {
-    case DType::BF16: bf16_run_to_f32(p, n, out); return;
-    case DType::F32: std::memcpy(out, p, n * 4); return;
-    default:
-      for (size_t i = 0; i < n; ++i) out[i] = decode_float(dt, p + i * dtype_size(dt));
-  }
-}
-
-// n f32 values to BF16 bits (RNE), and optionally back to f32 for the round-trip error.
-G2_VECTOR_CLONES void encode_bf16_run(const float* in, size_t n, uint16_t* out, float* back) {
-  for (size_t i = 0; i < n; ++i) out[i] = bf16::from_float(in[i]).bits;
-  if (back)
-    for (size_t i = 0; i < n; ++i) back[i] = bf16{out[i]}.to_float();
-}
 
 // The logical 2-D tensor of a recipe, read from the source in rectangles.
 class LogicalReader {
@@ -210,12 +161,8 @@ class LogicalReader {
       float_run_to_f32(t_->dtype, p, size_t((r1 - r0) * w), out);  // a source in several pieces
       return Status::Ok();
     }
-    for (int64_t r = 0; r < r1 - r0; ++r)
-      for (int64_t c = 0; c < w; ++c, p += es_) {
-        const int64_t i = r * w + c;
-        if (r_.decode == Decode::Fp8) out[i] = fp8_dequantize(*p, fp8_.at(r0 + r, c0 + c));
-        else out[i] = decode_float(t_->dtype, p);
-      }
+    for (int64_t r = 0; r < r1 - r0; ++r)  // FP8 (every other decode returned above)
+      for (int64_t c = 0; c < w; ++c, p += es_) out[r * w + c] = fp8_dequantize(*p, fp8_.at(r0 + r, c0 + c));
     return Status::Ok();
   }
 
@@ -246,7 +193,7 @@ class LogicalReader {
             const uint16_t* s = g1_scales_.data() + grok1_scale_group(c, K_, groups_) * N_ + r0 + rb;
             grok1_dequantize_f32(reinterpret_cast<const int8_t*>(base_ + at * es_), s, th, t);
           } else {
-            for (int64_t i = 0; i < th; ++i) t[i] = decode_float(t_->dtype, base_ + (at + uint64_t(i)) * es_);
+            float_run_to_f32(t_->dtype, base_ + at * es_, size_t(th), t);
           }
         }
         for (int64_t i = 0; i < th; ++i) {

@@ -149,21 +149,25 @@ void fp8_quantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t 
   }
 }
 
-void fp8_dequantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t col0, int64_t cols, const uint8_t* q,
-                         float* w) {
-  // Every e4m3 code decoded once by the codec (kernels/codecs.h): the per-element decode is
-  // branchy and ran at ~1 GB/s; a lookup gives the same float, times the same scale, as
-  // fp8_dequantize() (bench/micro/bench_quant.cc BM_fp8_block_dequantize).
-  static const std::array<float, 256> decoded = [] {
+const float* e4m3_decode_table() {
+  static const std::array<float, 256> table = [] {
     std::array<float, 256> t{};
     for (int c = 0; c < 256; ++c) t[size_t(c)] = fp8_e4m3{uint8_t(c)}.to_float();
     return t;
   }();
+  return table.data();
+}
+
+void fp8_dequantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t col0, int64_t cols, const uint8_t* q,
+                         float* w) {
+  // The per-element decode is branchy and ran at ~1 GB/s; the table gives the same float,
+  // times the same scale, as fp8_dequantize() (bench/micro/bench_quant.cc BM_fp8_block_dequantize).
+  const float* decoded = e4m3_decode_table();
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* qr = q + r * cols;
     float* wr = w + r * cols;
     for_each_scale_run(sc, row0 + r, col0, cols, [&](int64_t a, int64_t b, float s) {
-      fp8_dequantize_run(qr + a, b - a, s, decoded.data(), wr + a);
+      fp8_dequantize_run(qr + a, b - a, s, decoded, wr + a);
     });
   }
 }

@@ -73,6 +73,9 @@ void fp8_quantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t 
                        uint8_t* q);
 void fp8_dequantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_t col0, int64_t cols, const uint8_t* q,
                          float* w);
+// Every e4m3 code decoded once by the codec (kernels/codecs.h): table[q] is exactly
+// fp8_e4m3{q}.to_float(), a lookup instead of the codec's branchy per-element decode.
+const float* e4m3_decode_table();
 
 // The part of the scale tensor that belongs to a shard [begin, end) of the weight along
 // `axis` (0 rows, 1 columns). Tensor: the scalar (never split); channel: rows on axis 0,

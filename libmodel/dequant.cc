@@ -6,25 +6,24 @@
 #include <vector>
 
 #include "kernels/codecs.h"
+#include "libconvert/float_runs.h"
 #include "libconvert/quant.h"
 
 namespace g2 {
 
 Status convert_to_f32(DType dt, const void* src, size_t n, float* dst) {
   switch (dt) {
-    case DType::F32: std::memcpy(dst, src, n * 4); return Status::Ok();
+    case DType::F32:
+    case DType::BF16:
+    case DType::F16: float_run_to_f32(dt, static_cast<const uint8_t*>(src), n, dst); return Status::Ok();
     case DType::F64:
       for (size_t i = 0; i < n; ++i) dst[i] = float(static_cast<const double*>(src)[i]);
       return Status::Ok();
-    case DType::BF16:
-      for (size_t i = 0; i < n; ++i) dst[i] = bf16{static_cast<const uint16_t*>(src)[i]}.to_float();
+    case DType::F8_E4M3: {
+      const float* table = e4m3_decode_table();
+      for (size_t i = 0; i < n; ++i) dst[i] = table[static_cast<const uint8_t*>(src)[i]];
       return Status::Ok();
-    case DType::F16:
-      for (size_t i = 0; i < n; ++i) dst[i] = f16{static_cast<const uint16_t*>(src)[i]}.to_float();
-      return Status::Ok();
-    case DType::F8_E4M3:
-      for (size_t i = 0; i < n; ++i) dst[i] = fp8_e4m3{static_cast<const uint8_t*>(src)[i]}.to_float();
-      return Status::Ok();
+    }
     case DType::F8_E5M2:
       for (size_t i = 0; i < n; ++i) dst[i] = fp8_e5m2{static_cast<const uint8_t*>(src)[i]}.to_float();
       return Status::Ok();

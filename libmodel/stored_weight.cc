@@ -1,7 +1,6 @@
 #include "libmodel/stored_weight.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 
 #include "kernels/codecs.h"
@@ -62,18 +61,14 @@ void StoredWeight::dequantize_block_rows(const StoredBlock& b, int64_t r0, int64
         // decode(q) * scale(row, col), as the converter's fp8_dequantize_rect computes it (a
         // codec-filled table times the scale of the element's run; Fp8Scales::at is the scale
         // rule), gathered 16 at a time. Tested bit for bit against CheckpointWeights::matrix.
-        static const std::array<float, 256> decoded = [] {
-          std::array<float, 256> t{};
-          for (int c = 0; c < 256; ++c) t[size_t(c)] = fp8_e4m3{uint8_t(c)}.to_float();
-          return t;
-        }();
+        const float* decoded = e4m3_decode_table();
         const uint8_t* q = static_cast<const uint8_t*>(b.data) + r * b.ld;
         const int64_t grow = row_origin + b.row0 + r, gcol = col_origin + b.col0;
         // Columns sharing one scale: the whole row unless block scales cut it every block_k.
         const int64_t run = scales->spec.mode == Fp8ScaleMode::Block ? scales->spec.block_k : b.cols;
         for (int64_t c = 0; c < b.cols;) {
           const int64_t n = std::min(b.cols - c, run - (gcol + c) % run);
-          lookup_scale_u8(q + c, n, decoded.data(), scales->at(grow, gcol + c), o + c);
+          lookup_scale_u8(q + c, n, decoded, scales->at(grow, gcol + c), o + c);
           c += n;
         }
         break;
