@@ -1,10 +1,16 @@
 #include "kernels/cpu/lookup_scale.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#define G2_HAVE_AVX512_PATH 1
+#else
+#define G2_HAVE_AVX512_PATH 0
+#endif
 
 namespace g2 {
 namespace {
 
+#if G2_HAVE_AVX512_PATH
 __attribute__((target("avx512f"))) void lookup_avx512(const uint8_t* q, int64_t n, const float* table, float s,
                                                       float* out) {
   const __m512 vs = _mm512_set1_ps(s);
@@ -26,14 +32,17 @@ bool has_avx512f() {
   }();
   return yes;
 }
+#endif
 
 }  // namespace
 
 void lookup_scale_u8(const uint8_t* q, int64_t n, const float* table, float s, float* out) {
+#if G2_HAVE_AVX512_PATH  // other architectures: the portable loop below
   if (has_avx512f()) {
     lookup_avx512(q, n, table, s, out);
     return;
   }
+#endif
   for (int64_t i = 0; i < n; ++i) out[i] = table[q[i]] * s;
 }
 

@@ -12,7 +12,16 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #define G2_ALWAYS_INLINE inline __attribute__((always_inline))
+// x86-64 ELF GCC/clang: one clone per ISA, picked by an ifunc at load time. Elsewhere, or with
+// G2_NO_VECTOR_CLONES (as libconvert/vector_clones.h; e.g. ThreadSanitizer builds, whose runtime
+// is not up yet when ifunc resolvers run), the baseline ISA only.
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && !defined(G2_NO_VECTOR_CLONES)
 #define G2_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define G2_HAVE_CLONES 1
+#else
+#define G2_CLONES
+#define G2_HAVE_CLONES 0
+#endif
 
 namespace g2 {
 namespace {
@@ -159,6 +168,7 @@ G2_CLONES void matmul_rows_bf16(const float* x, int64_t ldx, const WeightSegment
 
 // The order target_clones' resolver uses: the highest supported ISA first.
 const char* matmul_rows_isa() {
+  if (!G2_HAVE_CLONES) return "default";
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return "avx512f";
   if (__builtin_cpu_supports("avx2")) return "avx2";
