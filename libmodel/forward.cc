@@ -71,6 +71,12 @@ class Forward {
     part = std::move(*p);
     return &part;
   }
+  // A weight's extent (input columns / output rows) must be what the activations expect.
+  static Status expect_extent(Role role, int layer, int64_t got, int64_t want, const char* what) {
+    if (got == want) return Status::Ok();
+    return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
+                   std::to_string(got) + " " + what + "; expected " + std::to_string(want));
+  }
   // One weight at a time (only one matrix is ever resident): load (role, layer, expert), and
   // for every rank r compute out[r][n, rows_r] = x[n, K] @ shard_r(W)^T (column-parallel:
   // q/k/v, gate/up, w1/w3). tp 1 moves the matrix into the backend instead of copying it.
@@ -78,9 +84,7 @@ class Forward {
   Status project(Role role, int layer, int expert, const float* x, int n, int K, std::vector<BackendBuffer>& out,
                  std::vector<int>& rows) {
     if (auto sv = stored(role, layer, expert)) {
-      if (sv->cols != K)
-        return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
-                       std::to_string(sv->cols) + " input columns; expected " + std::to_string(K));
+      G2_TRY(expect_extent(role, layer, sv->cols, K, "input columns"));
       out.clear();
       rows.clear();
       for (int i = 0; i < n_local(); ++i) {
@@ -96,9 +100,7 @@ class Forward {
     }
     auto full = w_.matrix(role, layer, expert);
     if (!full) return full.error();
-    if (full->cols != K)
-      return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
-                     std::to_string(full->cols) + " input columns; expected " + std::to_string(K));
+    G2_TRY(expect_extent(role, layer, full->cols, K, "input columns"));
     out.clear();
     rows.clear();
     for (int i = 0; i < n_local(); ++i) {
@@ -118,9 +120,7 @@ class Forward {
                         const std::vector<int>& cols, float* y, int n, int N) {
     // exact_int8 concerns Grok-1 int8 weights, which have no view; never trade it for one.
     if (auto sv = exact_int8 ? std::nullopt : stored(role, layer, expert)) {
-      if (sv->rows != N)
-        return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
-                       std::to_string(sv->rows) + " output rows; expected " + std::to_string(N));
+      G2_TRY(expect_extent(role, layer, sv->rows, N, "output rows"));
       for (int i = 0; i < n_local(); ++i) {
         const int r = rank_of(i);
         const size_t k = size_t(i);
@@ -138,9 +138,7 @@ class Forward {
     }
     auto full = w_.matrix(role, layer, expert, exact_int8);
     if (!full) return full.error();
-    if (full->rows != N)
-      return invalid(std::string(role_name(role)) + " of layer " + std::to_string(layer) + " has " +
-                     std::to_string(full->rows) + " output rows; expected " + std::to_string(N));
+    G2_TRY(expect_extent(role, layer, full->rows, N, "output rows"));
     for (int i = 0; i < n_local(); ++i) {
       const int r = rank_of(i);
       const size_t k = size_t(i);
