@@ -2,17 +2,7 @@
 # g2inspect sees one model whatever its on-disk layout: an HF single file, an HF 3-shard set,
 # a release-style TP set (tp 2) and a fully presharded rank set (tp 4, KV heads replicated),
 # all written by an independent Python writer, give the same tensors and the same digests.
-set -euo pipefail
-: "${G2_SOURCE_DIR:?}" "${G2_BIN_DIR:?}"
-PY=${G2_PYTHON:-}
-if [ -z "$PY" ] || ! "$PY" -c 'import numpy' 2>/dev/null; then
-  echo "SKIP: G2_PYTHON with numpy not available (run scripts/setup-python.sh build)"
-  exit 0
-fi
-INSPECT="$G2_BIN_DIR/g2inspect"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "${G2_SOURCE_DIR:?G2_SOURCE_DIR is not set}/tests/cli/inspect_lib.bash"
 
 "$PY" "$G2_SOURCE_DIR/tests/cli/make_tiny_sets.py" "$TMP"
 

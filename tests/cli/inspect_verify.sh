@@ -1,17 +1,7 @@
 #!/usr/bin/env bash
 # g2inspect --verify and its exit codes: 0 clean, 1 on NaN/Inf or a manifest mismatch,
 # 2 on bad input (no checkpoint, bad flags, broken files, malformed manifest).
-set -euo pipefail
-: "${G2_SOURCE_DIR:?}" "${G2_BIN_DIR:?}"
-PY=${G2_PYTHON:-}
-if [ -z "$PY" ] || ! "$PY" -c 'import numpy' 2>/dev/null; then
-  echo "SKIP: G2_PYTHON with numpy not available (run scripts/setup-python.sh build)"
-  exit 0
-fi
-INSPECT="$G2_BIN_DIR/g2inspect"
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "${G2_SOURCE_DIR:?G2_SOURCE_DIR is not set}/tests/cli/inspect_lib.bash"
 expect_exit() {  # CODE PATTERN CMD...: exit code and a stdout+stderr fragment
   local want=$1 pat=$2; shift 2
   set +e; out=$("$@" 2>&1); got=$?; set -e
