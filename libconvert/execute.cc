@@ -228,6 +228,7 @@ Status prepare_destination(Shared& s) {
   const auto states = read_state(dst);
   const StateFile* foreign = nullptr;
   const StateFile* finished = nullptr;
+  bool ours = false;  // state of this conversion (this run's or other parts')
   for (const auto& st : states) {
     if (!st.same(s.plan_fp, s.src_fp)) {
       if (!foreign) foreign = &st;
@@ -239,14 +240,17 @@ Status prepare_destination(Shared& s) {
                      "): run every part as --part I/" + std::to_string(st.m.part->part.count) +
                      ", or finish it with one g2convert run without --part");
     for (const auto& f : st.m.files) s.resumable.emplace(f.path, f);
-    s.report.resumed = true;
+    ours = true;
   }
+  // resumed: an earlier run recorded some of the files this run writes
+  s.report.resumed = std::any_of(s.plan.files.begin(), s.plan.files.end(),
+                                 [&](const PlannedFile& f) { return s.resumable.count(f.path) > 0; });
   if (foreign && !s.opt.force) {
     const bool partial = foreign->kind == StateFile::Kind::Journal || foreign->kind == StateFile::Kind::PartJournal;
     return invalid(dst + " holds " + (foreign->m.plan == s.plan_fp ? "a conversion of a different source" : "a different conversion") +
                    " (" + (partial ? "partial" : "finished") + "); rerun its exact command to resume, choose another destination, or " +
                    (part ? "empty it (--force does not combine with --part)" : "pass --force to overwrite"));
-  } else if (!s.report.resumed && !foreign && !others.empty() && !s.opt.force) {
+  } else if (!ours && !foreign && !others.empty() && !s.opt.force) {
     return invalid(dst + " is not empty (" + others.front() + (others.size() > 1 ? ", ..." : "") +
                    "); choose an empty destination or pass --force to overwrite");
   }
@@ -254,7 +258,7 @@ Status prepare_destination(Shared& s) {
     // remove what would confuse a loader globbing *.safetensors, and earlier g2convert state
     for (const auto& st : states)
       if (!st.same(s.plan_fp, s.src_fp)) fs::remove(dst + "/" + st.name);
-    if (!s.report.resumed)
+    if (!ours)
       for (const auto& e : fs::directory_iterator(dst)) {
         const std::string name = e.path().filename().string();
         if ((name.ends_with(".safetensors") || name == "model.safetensors.index.json") && e.is_regular_file()) fs::remove(e.path());

@@ -257,7 +257,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "machine-readable output on stdout");
   app.add_flag("--digests", o.digests, "print each tensor's layout-independent XXH3-128 and the model digest");
   app.add_flag("--verify", o.verify,
-               "read every tensor fully (count NaN/Inf in float tensors) and check g2manifest.json if present");
+               "read every tensor fully (count NaN/Inf in float tensors) and check g2manifest.json if present; "
+               "a g2convert --ranks share is checked as the ranks its manifest lists");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
   return g2::run(o);
 }
