@@ -95,6 +95,24 @@ TEST(ExecuteParts, PartsEndByteIdenticalToOneRun) {
   expect_same_dirs(one, parts);
 }
 
+TEST(ExecuteParts, PartsResumeWhatAOneProcessRunLeft) {
+  Fixture fx;
+  const std::string one = fx.tmp.path + "/one", dst = fx.tmp.path + "/dst";
+  ASSERT_TRUE(fx.run(one).ok());
+  // a one-process run's journal (what a killed run leaves) listing every tensor file
+  ASSERT_TRUE(fx.run(dst).ok());
+  fs::rename(dst + "/g2manifest.json", dst + "/g2convert.partial.json");
+  size_t written = 0;
+  for (int i : {1, 2}) {
+    auto p = fx.run(dst, PartSpec{i, 2});
+    ASSERT_TRUE(p.ok()) << p.message();
+    EXPECT_TRUE(p->resumed);
+    written += p->files_written;
+  }
+  EXPECT_EQ(written, 0u) << "the journal's files are verified and kept";
+  expect_same_dirs(one, dst);  // the journal is gone with the parts' state
+}
+
 TEST(ExecuteParts, MergeChecksTheFilesAndMergeManifestFinishes) {
   Fixture fx;
   const std::string one = fx.tmp.path + "/one", dst = fx.tmp.path + "/parts";
