@@ -2,7 +2,6 @@
 // sources with random values, a temporary directory, and readers of an output's bytes.
 #pragma once
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <map>
@@ -15,6 +14,7 @@
 #include "libconvert/execute.h"
 #include "libconvert/format/safetensors.h"
 #include "libconvert/manifest.h"
+#include "tests/convert/tmp_dir.h"
 
 namespace g2::test_exec {
 
@@ -137,15 +137,6 @@ inline SourceDesc describe(const TensorSource& s, Family f) {
   for (const auto& t : s.tensors()) d.tensors.push_back({t.name, t.dtype, t.shape});
   return d;
 }
-
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char tmpl[] = "/tmp/g2conv_test_XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TmpDir() { fs::remove_all(path); }
-};
 
 // Every logical tensor reassembled from an output dir's files (concatenating rank shards).
 inline std::map<std::string, std::vector<uint8_t>> logical_bytes(const std::string& dir, const ModelConfig& c, int tp) {
