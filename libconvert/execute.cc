@@ -333,6 +333,7 @@ Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src
   // A part executes its share of the plan; fingerprints and the file list stay the whole one's.
   std::vector<std::vector<std::string>> part_files;
   std::optional<Plan> share;
+  bool writes_text = true;  // the text and tokenizer files: the one run, or the part split_parts gives them to
   if (part) {
     auto parts = split_parts(full_plan, part->count);
     if (!parts) return parts.error();
@@ -343,10 +344,11 @@ Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src
         for (auto& name : small_file_names(full_plan, src)) paths.push_back(std::move(name));
       part_files.push_back(std::move(paths));
     }
-    share = part_plan(full_plan, (*parts)[size_t(part->index - 1)]);
+    const PlanPart& mine = (*parts)[size_t(part->index - 1)];
+    share = part_plan(full_plan, mine);
+    writes_text = mine.text_files;
   }
   const Plan& plan = share ? *share : full_plan;
-  const bool writes_text = !part || part->index == 1;
   Shared s{plan, src, dst, opt, full_plan.fingerprint(), *src_fp, part ? part_journal_name(*part) : std::string(kJournalName),
            destination_files(full_plan, src), std::move(part_files), ScaleCache(plan), {}, {}, {}, {}, {}, {}, {}, {}};
   {

@@ -204,7 +204,6 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
     part = parse_pair(part_s, '/', false);
     if (!part || part->second < 1 || part->first < 1 || part->first > part->second)
       return fail("--part \"" + part_s + "\" is not I/N with 1 <= I <= N (e.g. 2/4)");
-    if (force) return fail("--force does not combine with --part: the parts share DST; empty it first");
   }
 
   const auto mem = parse_size(mem_s);
