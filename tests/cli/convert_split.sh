@@ -73,10 +73,17 @@ grep -q "already there" <<<"$out" || fail "unexpected --merge-manifest output: $
 echo "convert_split: part 2 SIGKILLed (attempt $attempt), no manifest until its rerun, then byte-identical"
 
 # The same part twice is refused; a different part and the rest run alongside.
-rm -rf "$D"
-start_parts 1
-for _ in $(seq 2000); do [ -s "$D/.g2convert.part-1-of-$N.lock" ] && break; sleep 0.005; done
-kill -STOP "${pids[1]}"
+stopped=0
+for attempt in 1 2 3 4 5; do
+  rm -rf "$D"
+  start_parts 1
+  for _ in $(seq 2000); do [ -s "$D/.g2convert.part-1-of-$N.lock" ] && break; sleep 0.005; done
+  kill -STOP "${pids[1]}"
+  # stopped while it holds its lock, not after it finished: else try again
+  [ -s "$D/.g2convert.part-1-of-$N.lock" ] && [ ! -e "$D/g2convert.part-1-of-$N.json" ] && { stopped=1; break; }
+  kill -CONT "${pids[1]}"; wait_part 1
+done
+[ $stopped = 1 ] || fail "part 1 always finished before it could be stopped"
 set +e; out=$("$C" "$T/src" "$D" "${ARGS[@]}" --part 1/$N 2>&1); rc=$?; set -e
 [ $rc = 2 ] && grep -q "part 1/$N is being written by another g2convert (pid ${pids[1]}" <<<"$out" || fail "second writer of part 1 ($rc): $out"
 set +e; out=$("$C" "$T/src" "$D" "${ARGS[@]}" 2>&1); rc=$?; set -e
