@@ -5,7 +5,8 @@
 # ```sh fenced blocks (a trailing `\` continues the line; ` # ...` comments are dropped). Output
 # and synopsis blocks use ```text and are not run. Paths are rewritten for tiny data:
 #   /data/grok-1  -> a g2synth grok1-jax checkpoint of configs/grok-1-tiny.json (with config.json)
-#   /data/grok-2  -> a g2synth grok2-tp TP 8 set of configs/grok-2-tiny.json
+#   /data/grok-2  -> a g2synth grok2-tp TP 8 set of configs/grok-2-tiny.json, with that file
+#                    (the release's fields, without its comment) as its config.json
 #   /data/<other> -> a fresh folder in the temp dir (conversion outputs)
 #   configs/grok-1.json, configs/grok-2.json -> the -tiny configs; configs/ -> $G2_SOURCE_DIR/configs
 # FP8 block conversions get `--fp8-block 8` (tiny shards are 8 rows: 8 KV heads x head_dim 8
@@ -84,6 +85,8 @@ mkdir -p "$T/data" "$T/work"
   || { echo "docs_examples: g2synth grok-1 failed"; exit 1; }
 "$G2_BIN_DIR/g2synth" --config "$G2_SOURCE_DIR/configs/grok-2-tiny.json" --format grok2-tp --tp 8 --out "$T/data/grok-2" >/dev/null \
   || { echo "docs_examples: g2synth grok-2 failed"; exit 1; }
+# the release's own config.json (its 32 fields, nothing of ours): the recipes must run on it as shipped
+grep -v '"_comment"' "$G2_SOURCE_DIR/configs/grok-2-tiny.json" >"$T/data/grok-2/config.json"
 
 rewrite_stream() {  # text on stdin -> text for the tiny data
   sed -E -e "s#configs/grok-1\.json#configs/grok-1-tiny.json#g" -e "s#configs/grok-2\.json#configs/grok-2-tiny.json#g" \

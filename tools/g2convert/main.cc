@@ -155,7 +155,7 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   app.add_option("SRC", src_dir, "source checkpoint directory (Grok-2 TP set, HF safetensors set, Grok-1 JAX dir)");
   app.add_option("DST", dst_dir, "output directory (created; must be empty unless resuming or --force)");
   app.add_option("--tp", tp, "tensor-parallel width: 1, 2, 4, 8 or 16 (default: the source's)");
-  app.add_option("--layout", layout_s, "hf (unsharded set + index), tp (release style: experts per rank) or rank (every split tensor per rank)")
+  app.add_option("--layout", layout_s, "hf (unsharded set + index; default at --tp 1), rank (every split tensor per rank; default past --tp 1: SGLang refuses it at another TP) or tp (the release style, only experts per rank: serve it at its --tp only)")
       ->check(CLI::IsMember({"hf", "tp", "rank"}));
   app.add_option("--dtype", dtype_s, "keep, bf16 or fp8 (e4m3; router, norms, embeddings, lm_head stay BF16)")
       ->check(CLI::IsMember({"keep", "bf16", "fp8"}));
