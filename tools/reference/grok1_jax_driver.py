@@ -6,7 +6,7 @@ The reference's own model.py / checkpoint.py / runners.py are imported from
 --ref-checkout (a scratch checkout outside this repository; nothing of it is
 copied here). Its ModelRunner restores the checkpoint through checkpoint.py
 (ckpt-0/tensorNNNNN_000 pickles, QuantizedWeight8bit int8 + bf16 scales) on a
-(1, 8) mesh over 8 XLA host devices, so the blocked scales (SPEC section 1)
+(1, 8) mesh over 8 XLA host devices, so the blocked scales (docs/reference.md §1)
 broadcast per shard exactly as on the original 8-GPU setup.
 
 Activations are captured with haiku method interception (no change to the
@@ -23,7 +23,7 @@ router, which is f32).
 
 Run with the venv from tools/reference/setup-ref-env.sh:
   venv-ref/bin/python tools/reference/grok1_jax_driver.py \
-     --ref-checkout /work/scratch/grok-1 --ckpt DIR --config configs/grok-1-tiny.json \
+     --ref-checkout build/grok-1 --ckpt DIR --config configs/grok-1-tiny.json \
      --tokens 1,2,3 --out acts.safetensors
 """
 

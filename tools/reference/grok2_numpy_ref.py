@@ -2,7 +2,7 @@
 """Independent NumPy forward pass for Grok-2 (HF / TP-release safetensors) and
 Grok-1 (JAX pickle checkpoint), recording per-layer activations.
 
-Written from shared/SPEC.md; not a port of the C++ code nor of any public
+Written from docs/reference.md; not a port of the C++ code nor of any public
 implementation. Comments cite where each formula lives in SGLang
 (python/sglang/srt/models/grok.py unless noted) or in xai-org/grok-1 model.py.
 
@@ -22,7 +22,7 @@ Modes:
   --mode jax-bf16   Grok-1 only: emulate the rounding points of the JAX
                     reference (xai-org/grok-1 model.py); see README.md.
 
-Open questions are explicit flags (defaults follow SPEC.md / SGLang):
+Open questions are explicit flags (defaults follow SGLang, docs/reference.md §6):
   --attn-temp {after-softcap,before-softcap,off}
   --gelu {config,erf,tanh}
 """
@@ -75,7 +75,7 @@ _TP_RE = re.compile(r"-TP-(\d{3})\.safetensors$")
 
 def tp_concat_axis(name):
     """Axis along which the Grok-2 TP release / SGLang splits a tensor ([out, in]).
-    Experts: w1/w3 on rows, w2 on columns (SPEC 2; grok.py load_weights via
+    Experts: w1/w3 on rows, w2 on columns (docs/reference.md §5; grok.py load_weights via
     FusedMoE expert mapping w1=gate, w3=up, w2=down)."""
     if re.search(r"experts\.\d+\.w[13]\.weight$", name):
         return 0
@@ -298,7 +298,7 @@ def attention(x, lw, cfg, num, args, grok1):
             temp = np.where(p > Ltemp, np.log2(np.maximum(p, 1)) / np.float32(math.log2(Ltemp)), 1.0)
         temp = temp.astype(np.float32)[None, :, None]
     if temp is not None and args.attn_temp == "before-softcap":
-        s = s * temp  # the sglang-jax kernel reading (SPEC 2: VERIFY); selectable only
+        s = s * temp  # the sglang-jax kernel reading (MIGRATION.md section 17, V6); selectable only
     if cap > 0:
         # Grok-1: model.py 30*tanh(x/30). Grok-2: triton kernels logit_cap*tanh(qk/logit_cap).
         s = np.float32(cap) * np.tanh(s / np.float32(cap))
@@ -435,7 +435,7 @@ def main():
     meta = {
         "tokens": ",".join(str(t) for t in tokens),
         "config": cfg["_name"],
-        "source": "g2kit tools/reference/grok2_numpy_ref.py (NumPy, from shared/SPEC.md)",
+        "source": "g2kit tools/reference/grok2_numpy_ref.py (NumPy, from docs/reference.md)",
         "versions": f"numpy={np.__version__},ml_dtypes={rc.ml_dtypes.__version__}",
         "mode": args.mode,
         "attn_temp": args.attn_temp if not grok1 else "n/a",

@@ -6,15 +6,15 @@
 # and the reference checkout); CI only checks that g2synth still gives the recorded digests.
 #
 #   tools/reference/make_golden.sh [BUILD=build] [OUT=testdata/golden]
-#   env: JPY   python of the JAX venv   (default /work/scratch/venv-ref/bin/python)
-#        REF   xai-org/grok-1 checkout  (default /work/scratch/grok-1, commit in .g2kit-commit)
+#   env: JPY   python of the JAX venv   (default BUILD/venv-ref/bin/python: setup-ref-env.sh BUILD)
+#        REF   xai-org/grok-1 checkout  (default BUILD/grok-1, commit in .g2kit-commit; README.md "Setup")
 set -euo pipefail
 export OPENBLAS_NUM_THREADS=1  # NumPy's BLAS summation order: one thread, reproducible bits
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 OUT=${2:-$SRC/testdata/golden}
-JPY=${JPY:-/work/scratch/venv-ref/bin/python}
-REF=${REF:-/work/scratch/grok-1}
+JPY=${JPY:-$BUILD/venv-ref/bin/python}
+REF=${REF:-$BUILD/grok-1}
 R=$SRC/tools/reference
 # The facts the gate tests also use: keep in sync with testdata/golden/README.md.
 G1_SEED=1

@@ -2,7 +2,7 @@
 """Synthesize a tiny Grok-1 JAX-format checkpoint (ckpt-0/tensorNNNNN_000 pickles).
 
 Development aid for the reference drivers only; the golden data is produced
-later from g2synth output. Layout follows shared/SPEC.md section 1: files in
+later from g2synth output. Layout follows docs/reference.md section 1: files in
 the order JAX flattens the haiku params dict (sorted keys), each a plain
 pickle of a float32 ndarray or of a __main__.QuantizedWeight8bit record
 (int8 weight + ml_dtypes bfloat16 scales; o-proj and moe/linear_1 carry 8

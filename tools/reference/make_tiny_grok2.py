@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Synthesize a tiny Grok-2 checkpoint (BF16 safetensors) for developing the
-NumPy reference before g2synth exists. Layouts (SPEC section 2):
+NumPy reference before g2synth exists. Layouts (docs/reference.md §2):
 
   --layout hf   model.safetensors.index.json + model-0000N-of-0000M.safetensors
   --layout tp   pytorch_model-00001-TP-common.safetensors (everything but experts)

@@ -1,7 +1,7 @@
 """Shared helpers for the g2kit Python reference drivers (tools/reference).
 
 Only numpy, ml_dtypes and safetensors are needed here. Nothing in this file is
-taken from a public reference implementation; formats follow shared/SPEC.md.
+taken from a public reference implementation; formats follow docs/reference.md.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def dequant_grok1(obj: Any, mode: str = "bf16") -> np.ndarray:
     the JAX reference does (weight.astype(bf16) * scales, in bf16); 'f32'
     keeps the exact f32 product. Scales broadcast per output channel, or in
     G contiguous blocks along the contracting axis when scales.shape[-2] > 1
-    (SPEC section 1)."""
+    (docs/reference.md §1)."""
     if not isinstance(obj, QuantizedWeight8bit):
         return np.asarray(obj, dtype=np.float32)
     w = np.asarray(obj.weight)
