@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Gather bench/run.sh's raw measurements into one results JSON (stdout): the machine, every
 timed command (seconds, peak RSS, bytes, load average when it started), the layer forward
-figures, the codec microbenchmarks, and each issue #9 target with its measured value.
+figures, the codec microbenchmarks, and each target (the list below, `target(...)`) with its measured value.
 usage: collect.py RESULTS_TSV LAYER_JSONL CODECS_JSON UPGRADE_OUT_BYTES THREADS WORKDIR"""
 import datetime, json, os, platform, subprocess, sys
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: every figure of issue #9 in one run, each printed against its target, and a
+# `make bench`: every benchmarked figure (targets: bench/collect.py) in one run, each printed against its target, and a
 # machine-readable results JSON (BENCH_OUT, default build/bench/results.json); bench/report.py
 # turns that JSON into BENCHMARKS.md's table.
 #
