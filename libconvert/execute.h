@@ -1,4 +1,4 @@
-// The streaming executor (DESIGN.md "Executor"): runs a Plan against a TensorSource into an
+// The streaming executor (docs/architecture.md "Executor"): runs a Plan against a TensorSource into an
 // output directory with a fixed memory budget. Output files are produced in row chunks sized
 // from the budget, each written under a temporary name and renamed once durable (in batches,
 // group_commit.h); a journal records finished files so rerunning the same conversion resumes;

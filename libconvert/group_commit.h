@@ -1,4 +1,4 @@
-// Group commit of finished output files (DESIGN.md "Executor"): workers hand each file they
+// Group commit of finished output files (docs/architecture.md "Executor"): workers hand each file they
 // finished writing (a sealed temporary) to one committer thread and go on writing the next.
 // The committer fsyncs each file as soon as it arrives, but renames files into place and
 // records them in the resume journal in batches: one directory fsync and one journal write

@@ -1,4 +1,4 @@
-// The conversion plan (DESIGN.md "Plan"): a pure function from a source description (family,
+// The conversion plan (docs/architecture.md "Plan"): a pure function from a source description (family,
 // config, tensor names/dtypes/shapes) and a target spec to every output file, its tensors in
 // order, and for each tensor the recipe that makes it from source tensors. No I/O: the plan
 // is what `g2convert --dry-run` prints and what the executor runs. Split axes and file

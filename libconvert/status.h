@@ -1,4 +1,4 @@
-// Errors in three tiers (DESIGN.md): G2_ASSERT for invariants (always on), the CUDA/cuBLAS
+// Errors in three tiers (docs/architecture.md): G2_ASSERT for invariants (always on), the CUDA/cuBLAS
 // check macros in kernels/, and Status / Expected<T> for bad input. A bad-input message
 // names the file, the tensor and what was expected. Libraries never print or exit.
 #pragma once

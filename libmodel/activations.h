@@ -1,5 +1,5 @@
 // ActivationRecord: what each layer produced for one token sequence, the unit g2diff
-// compares. Stored as safetensors (BRIEF "Activation records"):
+// compares. Stored as safetensors (tools/reference/README.md "Activation file format"):
 //   layers.L.attn_residual [T, H] F32  residual stream after the attention block
 //   layers.L.router_logits [T, E] F32  router logits as the softmax sees them (after the
 //                                      router softcap when the config has one)

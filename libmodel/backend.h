@@ -1,4 +1,4 @@
-// Backend: the compute interface the layer forward is written against once (DESIGN.md
+// Backend: the compute interface the layer forward is written against once (docs/architecture.md
 // "Model"). The CPU backend (libmodel/cpu_backend.*) loops over kernels/ G2_HD functions and
 // calls OpenBLAS for GEMMs; the CUDA backend (libmodel/cuda/) launches kernels that call the
 // same G2_HD functions per thread and cuBLAS for GEMMs. The math exists once.

@@ -1,4 +1,4 @@
-// One comparison routine (DESIGN.md, llm.c check_tensor / ggml test-backend-ops): used by
+// One comparison routine (docs/architecture.md, after llm.c check_tensor / ggml test-backend-ops): used by
 // g2diff and by the tests alike.
 #pragma once
 #include <cstddef>

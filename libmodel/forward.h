@@ -1,5 +1,5 @@
 // The forward pass of both Grok families, written once against Backend and driven by
-// ModelConfig alone (SPEC.md §1/§2, docs/research-notes.md §2, 3, 6). See libmodel/README.md
+// ModelConfig alone (docs/reference.md §6, docs/research-notes.md §2, 3, 6). See libmodel/README.md
 // for the exact list of bf16 rounding points of the `reference` precision.
 #pragma once
 #include <cstdint>

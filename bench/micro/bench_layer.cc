@@ -61,7 +61,7 @@ double memcpy_bandwidth() {
 
 // Read-only streaming bandwidth in bytes/s with `threads` threads each summing its share of a
 // 512 MiB buffer (best of 5): what a kernel that only reads its weights can reach at most. The
-// issue's bound uses memcpy (each byte read and written), which such a kernel can beat; this
+// target's bound (bench/collect.py) uses memcpy (each byte read and written), which such a kernel can beat; this
 // second, stricter bound is reported next to it.
 double read_bandwidth(int threads) {
   const size_t n = size_t(512) << 20, words = n / sizeof(uint64_t);

@@ -1,4 +1,4 @@
-// One macro family for CUDA and cuBLAS errors, with file:line (DESIGN.md error tier 2).
+// One macro family for CUDA and cuBLAS errors, with file:line (docs/architecture.md, errors tier 2).
 #pragma once
 #include <cstdio>
 #include <cstdlib>

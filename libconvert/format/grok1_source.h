@@ -1,4 +1,4 @@
-// The Grok-1 JAX checkpoint (SPEC.md §1): `<root>/ckpt-0/tensor{i:05d}_000`, one pickle per
+// The Grok-1 JAX checkpoint (docs/reference.md §1): `<root>/ckpt-0/tensor{i:05d}_000`, one pickle per
 // file (a numpy ndarray, or a QuantizedWeight8bit with an int8 weight and bf16 scales).
 // Which file holds which parameter comes only from grok1_layout() (TensorSpec::file_group);
 // every file's dtype and shape is checked against it on open, payloads stay in the mmap.

@@ -1,4 +1,4 @@
-// The Grok-2 TP set (SPEC.md §2, BRIEF file naming): `pytorch_model-{group:05d}-TP-common.safetensors`
+// The Grok-2 TP set (docs/reference.md §2): `pytorch_model-{group:05d}-TP-common.safetensors`
 // (whole tensors) and `pytorch_model-{group:05d}-TP-{rank:03d}.safetensors` (rank slices), read
 // as ONE logical model. A tensor found in rank files is merged along its split axis from the
 // layout (shard_range / scale_shard_range place each rank's slice; KV heads replicated over

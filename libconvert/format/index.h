@@ -1,4 +1,4 @@
-// `model.safetensors.index.json` of a sharded safetensors set (SPEC.md §3):
+// `model.safetensors.index.json` of a sharded safetensors set (docs/reference.md §3):
 // {"metadata": {"total_size": N}, "weight_map": {tensor: file}}. File names must be plain
 // names of files in the set's own directory: no paths, no "..", nothing absolute.
 #pragma once

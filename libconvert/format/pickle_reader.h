@@ -1,4 +1,4 @@
-// A restricted unpickler for Grok-1 JAX checkpoint files (SPEC.md §1): each file is one
+// A restricted unpickler for Grok-1 JAX checkpoint files (docs/reference.md §1): each file is one
 // pickle of a numpy ndarray or of a `__main__.QuantizedWeight8bit` {weight, scales}. This is a
 // small pickle VM that never calls Python-like code: globals resolve against a fixed
 // allow-list (numpy's `_reconstruct` / `_frombuffer` / `ndarray` / `dtype` under `numpy.core`

@@ -1,4 +1,4 @@
-// The safetensors header (SPEC.md §3) as a pure function over bytes, so it can be fuzzed and
+// The safetensors header (docs/reference.md §3) as a pure function over bytes, so it can be fuzzed and
 // tested without files: 8-byte little-endian length N, N bytes of JSON, then the data.
 // Validation is strict: a header that passes describes every data byte exactly once.
 #pragma once

@@ -1,7 +1,7 @@
 // The layout tables: for every tensor of a model family, its canonical name, role, logical
 // shape (from the config), TP split and file placement. This is the single place that knows
 // where a tensor splits: the planner, the presharded writer and the runtime's per-rank
-// loader all ask it (DESIGN.md "Layouts").
+// loader all ask it (docs/architecture.md "Layouts"; the split rules: docs/reference.md §5).
 #pragma once
 #include <optional>
 #include <string>

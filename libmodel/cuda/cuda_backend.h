@@ -1,4 +1,4 @@
-// The CUDA backend (issue #7): the same Backend interface as the CPU backend, with kernels
+// The CUDA backend: the same Backend interface as the CPU backend, with kernels
 // that call the same G2_HD functions (kernels/cuda/*) and cuBLAS for the GEMMs. No CUDA
 // headers here, so tools include it freely; it exists only when G2_HAVE_CUDA is defined
 // (the g2_model_cuda target).

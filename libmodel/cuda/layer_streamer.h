@@ -1,4 +1,4 @@
-// Double-buffered weight streaming for the CUDA backend (issue #7): one layer's weights on
+// Double-buffered weight streaming for the CUDA backend (docs/cuda.md): one layer's weights on
 // the device at a time, the copy of layer L+1 overlapping the compute of layer L.
 //
 // Two slots, each a pinned host staging buffer (cudaHostAlloc) and a device buffer of

@@ -1,7 +1,7 @@
-// Tensor-parallel all-reduce through NCCL, one process per GPU (issue #7). Bootstrap:
-// parse the launcher's environment (host/dist_env.h), rank 0 creates the ncclUniqueId and
-// hands its 128 bytes to every rank through the rendezvous (a shared file or a tiny TCP
-// exchange on MASTER_ADDR:MASTER_PORT), then ncclCommInitRank. After that every tensor moves
+// Tensor-parallel all-reduce through NCCL, one process per GPU. Bootstrap: parse the
+// launcher's environment (host/dist_env.h), rank 0 creates the ncclUniqueId and hands its
+// 128 bytes to every rank through the rendezvous (a shared file or a tiny TCP exchange on
+// MASTER_ADDR:MASTER_PORT), then ncclCommInitRank. After that every tensor moves
 // through NCCL only: the layer forward all-reduces the attention output projection and the
 // FFN output (each rank holds its shard_range of the weights, so each computes a partial
 // sum over its slice of the contracting axis).

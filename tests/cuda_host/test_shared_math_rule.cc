@@ -1,4 +1,4 @@
-// The shared-math rule (DESIGN.md, issue #7): every CUDA kernel file takes its math from the
+// The shared-math rule (docs/architecture.md "Rules the code keeps"): every CUDA kernel file takes its math from the
 // kernels/ headers the CPU path uses, so no formula exists twice. Checked on the sources, so
 // it runs on CPU-only CI machines: each kernels/cuda/<op>.cu
 //   - has its launcher header <op>.cuh (one op per file pair),

@@ -1,4 +1,4 @@
-// The Grok-1 JAX TensorSource: file index -> parameter exactly as SPEC.md §1 (layers in
+// The Grok-1 JAX TensorSource: file index -> parameter exactly as docs/reference.md §1 (layers in
 // sorted-string order: with 12 layers "10" and "11" come before "2"), every file checked
 // against the layout, and clear errors for missing / extra / wrong files and configs.
 #include <gtest/gtest.h>
@@ -35,7 +35,7 @@ std::string write_config(const ScratchDir& dir, int layers, const std::string& m
   return path;
 }
 
-// SPEC.md §1, derived here independently of layout.cc: per-layer modules in file order.
+// docs/reference.md §1, derived here independently of layout.cc: per-layer modules in file order.
 struct Module {
   const char* path;
   bool quantized;

@@ -1,5 +1,5 @@
 // Tiny random models held in memory, and an independent double-precision forward written
-// straight from SPEC.md §1/§2 (loops, no Backend, no kernels/): the oracle for the f32 mode.
+// straight from docs/reference.md §1/§6 (loops, no Backend, no kernels/): the oracle for the f32 mode.
 #pragma once
 #include <cmath>
 #include <random>

@@ -1,4 +1,4 @@
-// One rank per worker (issue #7): ForwardOptions::only_rank with a real all-reduce, on the CPU.
+// One rank per worker: ForwardOptions::only_rank with a real all-reduce, on the CPU.
 // Each TP rank runs in its own thread on its own backend; Backend::all_reduce_sum meets the
 // other threads at a barrier and sums the ranks' partials in rank order 0..tp-1, the order
 // the single-process rank-by-rank forward adds them in. So the one-process-per-GPU path of

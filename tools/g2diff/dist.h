@@ -1,4 +1,4 @@
-// g2diff --dist: one process per GPU (issue #7). Each process is one tensor-parallel rank,
+// g2diff --dist: one process per GPU. Each process is one tensor-parallel rank,
 // placed by the launcher's environment (torchrun RANK/WORLD_SIZE/LOCAL_RANK, Open MPI
 // OMPI_COMM_WORLD_*, MPICH PMI_*: libmodel/cuda/host/dist_env.h); it runs its rank's shards
 // on its CUDA device and the forward's all-reduces go through NCCL (docs/cuda.md).

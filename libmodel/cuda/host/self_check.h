@@ -1,4 +1,4 @@
-// Backend self-verification (issue #7): before a fast backend (CUDA) is trusted for a whole
+// Backend self-verification: before a fast backend (CUDA) is trusted for a whole
 // model, run layer 0 and the logits on it and on the CPU reference backend for the same
 // tokens and compare them with libmodel's compare(). Only layer 0 is executed: the model is
 // presented as a one-layer model (layer 0 -> final norm -> output projection), so the CPU
