@@ -5,6 +5,8 @@
 #include <optional>
 #include <string_view>
 
+#include "kernels/codecs.h"
+
 namespace g2 {
 
 enum class DType : uint8_t { F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U8, BOOL, kCount };
@@ -22,8 +24,8 @@ inline constexpr DTypeInfo kDTypeTable[] = {
     {DType::F32, "F32", 4, 3.4028234663852886e38, true},
     {DType::F16, "F16", 2, 65504.0, true},
     {DType::BF16, "BF16", 2, 3.3895313892515355e38, true},
-    {DType::F8_E4M3, "F8_E4M3", 1, 448.0, true},
-    {DType::F8_E5M2, "F8_E5M2", 1, 57344.0, true},
+    {DType::F8_E4M3, "F8_E4M3", 1, fp8_e4m3::kMax, true},  // the codecs' own maxima
+    {DType::F8_E5M2, "F8_E5M2", 1, fp8_e5m2::kMax, true},
     {DType::I64, "I64", 8, 9.2233720368547758e18, false},
     {DType::I32, "I32", 4, 2147483647.0, false},
     {DType::I16, "I16", 2, 32767.0, false},

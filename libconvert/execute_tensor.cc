@@ -279,11 +279,7 @@ int64_t stage_rows(int64_t cols, bool transposed, int64_t chunk) {
 }
 
 std::string lossy_what(const Recipe& r) {
-  if (r.encode == Encode::Fp8Weight) {
-    std::string s = "fp8 " + std::string(fp8_scale_mode_name(r.fp8.mode));
-    if (r.fp8.mode == Fp8ScaleMode::Block) s += " " + std::to_string(r.fp8.block_n) + "x" + std::to_string(r.fp8.block_k);
-    return s;
-  }
+  if (r.encode == Encode::Fp8Weight) return "fp8 " + fp8_spec_name(r.fp8);
   return r.decode == Decode::Fp8 ? "fp8 -> bf16" : std::string(dtype_name(r.src_dtype)) + " -> bf16";
 }
 

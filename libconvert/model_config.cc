@@ -76,19 +76,17 @@ void read_quantization(Reader& r, ModelConfig& c) {
   if (!q.is_object()) return r.fail("field \"quantization_config\" must be an object");
   std::string method = q.value("quant_method", "");
   if (method != "fp8") return r.fail("quantization_config.quant_method \"" + method + "\" is not supported (expected \"fp8\")");
-  c.fp8.present = true;
-  c.fp8.scale_mode = "tensor";
+  Fp8Spec f{Fp8ScaleMode::Tensor, 0, 0};
   if (q.contains("weight_block_size") && !q["weight_block_size"].is_null()) {
     const json& b = q["weight_block_size"];
     if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || !b[1].is_number_integer() ||
         b[0].get<int64_t>() <= 0 || b[1].get<int64_t>() <= 0)
       return r.fail("quantization_config.weight_block_size must be two positive integers, got " + b.dump());
-    c.fp8.scale_mode = "block";
-    c.fp8.block_n = b[0].get<int>();
-    c.fp8.block_k = b[1].get<int>();
+    f = Fp8Spec{Fp8ScaleMode::Block, b[0].get<int>(), b[1].get<int>()};
   } else if (q.value("g2_scale_mode", "") == "channel") {
-    c.fp8.scale_mode = "channel";
+    f.mode = Fp8ScaleMode::Channel;
   }
+  c.fp8 = f;
 }
 
 // The family of a config.json, from what it carries. The Grok-2 release's file says
@@ -300,13 +298,18 @@ static json to_json(const ModelConfig& c) {
   j["bos_token_id"] = c.bos_token_id;
   j["eos_token_id"] = c.eos_token_id;
   j["torch_dtype"] = "bfloat16";
-  if (c.fp8.present) {
+  if (c.fp8) {
     json q{{"quant_method", "fp8"}, {"activation_scheme", "dynamic"}};
-    if (c.fp8.scale_mode == "block") q["weight_block_size"] = json::array({c.fp8.block_n, c.fp8.block_k});
-    if (c.fp8.scale_mode == "channel") q["g2_scale_mode"] = "channel";
+    if (c.fp8->mode == Fp8ScaleMode::Block) q["weight_block_size"] = json::array({c.fp8->block_n, c.fp8->block_k});
+    if (c.fp8->mode == Fp8ScaleMode::Channel) q["g2_scale_mode"] = "channel";
     j["quantization_config"] = q;
   }
   return j;
+}
+
+std::optional<Fp8Spec> fp8_block_spec(const ModelConfig& c) {
+  if (!c.fp8 || c.fp8->mode != Fp8ScaleMode::Block) return std::nullopt;
+  return c.fp8;
 }
 
 std::string model_config_to_json(const ModelConfig& c) { return to_json(c).dump(2) + "\n"; }

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "kernels/ops/activation.h"
+#include "kernels/ops/quant.h"
 #include "libconvert/status.h"
 
 namespace g2 {
@@ -28,12 +29,6 @@ enum class Family { Grok1, Grok2 };
 // transformers' AutoConfig knows, so SGLang parses the file), "grok-1" for Grok-1.
 std::string_view model_type_for(Family f);
 std::string_view family_name(Family f);  // "grok-1" / "grok-2"
-
-struct Fp8Quantization {
-  bool present = false;
-  std::string scale_mode;  // "tensor", "channel" or "block"
-  int block_n = 0, block_k = 0;  // weight_block_size, block mode only
-};
 
 struct ModelConfig {
   Family family = Family::Grok2;
@@ -69,7 +64,9 @@ struct ModelConfig {
   GeluKind hidden_act = GeluKind::Tanh;
   bool tie_word_embeddings = false;
   int64_t pad_token_id = 0, bos_token_id = 1, eos_token_id = 2;
-  Fp8Quantization fp8;
+  // quantization_config: the FP8 scheme of a serialized FP8 checkpoint (block sizes from
+  // weight_block_size in block mode, 0 in the others); nullopt for BF16/F32 weights.
+  std::optional<Fp8Spec> fp8;
   std::string source;  // the file it was read from, for messages
 
   int kv_group() const { return num_attention_heads / num_key_value_heads; }
@@ -85,6 +82,10 @@ Status validate(const ModelConfig& c);
 std::string model_config_to_json(const ModelConfig& c);
 // A short stable digest of the fields that change the model function.
 std::string model_config_fingerprint(const ModelConfig& c);
+
+// The block scheme a `weight_scale_inv` companion is read with: the config's block mode and
+// weight_block_size; nullopt when the config declares none.
+std::optional<Fp8Spec> fp8_block_spec(const ModelConfig& c);
 
 std::string_view rope_type_name(RopeType t);
 std::string_view hidden_act_name(GeluKind g);

@@ -53,7 +53,7 @@ ModelConfig upgraded_config(const ModelConfig& g1) {
   // kept from Grok-1: attn softcap 30, embedding/output multipliers, attn_output_multiplier
   c.hidden_act = GeluKind::Tanh;  // jax.nn.gelu default (approximate=True)
   c.tie_word_embeddings = false;  // lm_head is written as a copy of the embedding
-  c.fp8 = {};
+  c.fp8.reset();
   return c;
 }
 
@@ -101,13 +101,7 @@ Expected<Plan> make_plan(const SourceDesc& src, const TargetSpec& target) {
                      std::to_string(*src.tokenizer_max_id + 1) + " rows); pass --force to trim anyway");
     oc.vocab_size = *target.vocab;
   }
-  // The source's FP8 scheme, if its weights are FP8.
-  std::optional<Fp8Spec> src_fp8;
-  if (sc.fp8.present) {
-    auto m = fp8_scale_mode_from_name(sc.fp8.scale_mode);
-    if (!m) return invalid(sc.source + ": unknown FP8 scale mode \"" + sc.fp8.scale_mode + "\"");
-    src_fp8 = Fp8Spec{*m, sc.fp8.block_n, sc.fp8.block_k};
-  }
+  const std::optional<Fp8Spec>& src_fp8 = sc.fp8;  // the source's FP8 scheme, if its weights are FP8
   const auto out_layout = grok2_layout(oc);
   G2_TRY(check_tp(out_layout, oc, plan.tp));
 
@@ -238,16 +232,8 @@ Expected<Plan> make_plan(const SourceDesc& src, const TargetSpec& target) {
   }
 
   // Output config: storage fields follow what was written.
-  oc.fp8 = {};
-  if (any_fp8_out) {
-    const Fp8Spec f = target.dtype == DTypeTarget::FP8 ? target.fp8 : *src_fp8;
-    oc.fp8.present = true;
-    oc.fp8.scale_mode = std::string(fp8_scale_mode_name(f.mode));
-    if (f.mode == Fp8ScaleMode::Block) {
-      oc.fp8.block_n = f.block_n;
-      oc.fp8.block_k = f.block_k;
-    }
-  }
+  oc.fp8.reset();
+  if (any_fp8_out) oc.fp8 = target.dtype == DTypeTarget::FP8 ? target.fp8 : *src_fp8;
   plan.out_config = oc;
   G2_TRY(place_tensors(plan, logicals, target));
   plan.text_files.insert(plan.text_files.begin(), TextFile{"config.json", plan_config_json(plan, src)});

@@ -2,6 +2,7 @@
 #pragma once
 #include <vector>
 
+#include "libconvert/layout/scales.h"
 #include "libconvert/plan.h"
 
 namespace g2 {

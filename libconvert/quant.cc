@@ -25,18 +25,10 @@ std::optional<Fp8ScaleMode> fp8_scale_mode_from_name(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view fp8_scale_suffix(Fp8ScaleMode m) {
-  return m == Fp8ScaleMode::Block ? "weight_scale_inv" : "weight_scale";
-}
-
-std::string fp8_scale_name(const std::string& weight_name, Fp8ScaleMode m) {
-  std::string base = weight_name;
-  const std::string suffix = "weight";
-  if (base.size() >= suffix.size() && base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0)
-    base.resize(base.size() - suffix.size());
-  else
-    base += ".";
-  return base + std::string(fp8_scale_suffix(m));
+std::string fp8_spec_name(const Fp8Spec& spec) {
+  std::string s(fp8_scale_mode_name(spec.mode));
+  if (spec.mode == Fp8ScaleMode::Block) s += " " + std::to_string(spec.block_n) + "x" + std::to_string(spec.block_k);
+  return s;
 }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -48,6 +40,19 @@ Shape fp8_scale_shape(const Fp8Spec& spec, int64_t n, int64_t k) {
     case Fp8ScaleMode::Block: break;
   }
   return {ceil_div(n, spec.block_n), ceil_div(k, spec.block_k)};
+}
+
+std::optional<ShardRange> fp8_scale_range(const Fp8Spec& spec, int64_t n, int64_t k, int axis, int64_t begin,
+                                          int64_t end) {
+  switch (spec.mode) {
+    case Fp8ScaleMode::Tensor: return ShardRange{0, 0, 1};
+    case Fp8ScaleMode::Channel: return axis == 0 ? ShardRange{0, begin, end} : ShardRange{0, 0, n};
+    case Fp8ScaleMode::Block: break;
+  }
+  const int64_t b = axis == 0 ? spec.block_n : spec.block_k;
+  const int64_t size = axis == 0 ? n : k;
+  if (begin % b != 0 || (end % b != 0 && end != size)) return std::nullopt;
+  return ShardRange{axis, begin / b, ceil_div(end, b)};
 }
 
 namespace {
@@ -83,17 +88,14 @@ Status Fp8ScaleBuilder::add_rows(int64_t row0, int64_t rows, const float* w) {
   const int64_t kb = spec_.mode == Fp8ScaleMode::Block ? ceil_div(k_, spec_.block_k) : 1;
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = w + r * k_;
-    const int64_t gr = row0 + r;
+    float* a = &amax_[size_t(fp8_scale_index(spec_, k_, row0 + r, 0))];  // the row's first scale
     if (spec_.mode == Fp8ScaleMode::Block) {
-      float* a = &amax_[size_t(gr / spec_.block_n * kb)];
       for (int64_t b = 0; b < kb; ++b) {
         const int64_t end = std::min(k_, (b + 1) * spec_.block_k);
         a[b] = std::max(a[b], amax_of(row + b * spec_.block_k, end - b * spec_.block_k));
       }
     } else {
-      const float m = amax_of(row, k_);
-      float& dst = spec_.mode == Fp8ScaleMode::Channel ? amax_[size_t(gr)] : amax_[0];
-      dst = std::max(dst, m);
+      a[0] = std::max(a[0], amax_of(row, k_));
     }
   }
   return Status::Ok();
@@ -174,38 +176,29 @@ void fp8_dequantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_
 
 Expected<Shape> fp8_scale_slice_shape(const Fp8Spec& spec, int64_t n, int64_t k, int axis, int64_t begin, int64_t end,
                                       const std::string& tensor) {
-  Shape full = fp8_scale_shape(spec, n, k);
-  if (spec.mode == Fp8ScaleMode::Tensor) return full;
-  if (spec.mode == Fp8ScaleMode::Channel) {
-    if (axis == 0) full[0] = end - begin;
-    return full;
-  }
-  const int64_t b = axis == 0 ? spec.block_n : spec.block_k;
-  const int64_t size = axis == 0 ? n : k;
-  if (begin % b != 0 || (end % b != 0 && end != size))
+  const auto r = fp8_scale_range(spec, n, k, axis, begin, end);
+  if (!r)
     return invalid(tensor + ": shard [" + std::to_string(begin) + ", " + std::to_string(end) + ") on axis " +
-                   std::to_string(axis) + " does not fall on FP8 block boundaries (block " + std::to_string(b) +
+                   std::to_string(axis) + " does not fall on FP8 block boundaries (block " +
+                   std::to_string(axis == 0 ? spec.block_n : spec.block_k) +
                    "); choose a smaller --fp8-block or another --tp");
-  full[size_t(axis)] = ceil_div(end, b) - begin / b;
-  return full;
+  Shape shape = fp8_scale_shape(spec, n, k);
+  if (!shape.empty()) shape[size_t(r->axis)] = r->end - r->begin;
+  return shape;
 }
 
 ScaleSlice fp8_scale_slice(const Fp8Scales& sc, int axis, int64_t begin, int64_t end) {
   auto shape = fp8_scale_slice_shape(sc.spec, sc.n, sc.k, axis, begin, end, "");
   G2_ASSERT(shape.ok(), "scale slice must be validated by the planner");
+  const ShardRange r = *fp8_scale_range(sc.spec, sc.n, sc.k, axis, begin, end);
+  // The scales as a row-major [rows, cols] matrix ([] and [N, 1] included), cut along r.axis.
+  const Shape full = fp8_scale_shape(sc.spec, sc.n, sc.k);
+  const int64_t cols = full.size() == 2 ? full[1] : 1;
+  const int64_t r0 = r.axis == 0 ? r.begin : 0, r1 = r.axis == 0 ? r.end : int64_t(sc.s.size()) / cols;
+  const int64_t c0 = r.axis == 1 ? r.begin : 0, c1 = r.axis == 1 ? r.end : cols;
   ScaleSlice out{*shape, {}};
-  if (sc.spec.mode == Fp8ScaleMode::Tensor) {
-    out.values = sc.s;
-  } else if (sc.spec.mode == Fp8ScaleMode::Channel) {
-    if (axis == 0) out.values.assign(sc.s.begin() + begin, sc.s.begin() + end);
-    else out.values = sc.s;
-  } else {
-    const int64_t kb = ceil_div(sc.k, sc.spec.block_k);
-    const int64_t rb0 = axis == 0 ? begin / sc.spec.block_n : 0, rbn = out.shape[0];
-    const int64_t cb0 = axis == 1 ? begin / sc.spec.block_k : 0, cbn = out.shape[1];
-    for (int64_t r = 0; r < rbn; ++r)
-      for (int64_t c = 0; c < cbn; ++c) out.values.push_back(sc.s[size_t((rb0 + r) * kb + cb0 + c)]);
-  }
+  for (int64_t i = r0; i < r1; ++i)
+    for (int64_t j = c0; j < c1; ++j) out.values.push_back(sc.s[size_t(i * cols + j)]);
   return out;
 }
 

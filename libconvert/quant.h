@@ -1,8 +1,9 @@
-// Quantisation policies for the converter (DESIGN.md "Quantisation"): FP8 e4m3 scale modes
-// (per tensor, per output channel, per block), Grok-1's int8 + bf16 scales, and the error
-// statistics every quantising run reports. Everything works on row chunks of a [N, K]
-// weight so the executor can stream tensors far larger than its memory budget; the
-// per-element math is kernels/ops/quant.h.
+// Quantisation policies for the converter (docs/architecture.md "Quantisation"): FP8 e4m3 scale
+// schemes (Fp8Spec: per tensor, per output channel, per block), Grok-1's int8 + bf16 scales,
+// and the error statistics every quantising run reports. Everything works on row chunks of a
+// [N, K] weight so the executor can stream tensors far larger than its memory budget; the
+// per-element math, Fp8Spec and the scale index are kernels/ops/quant.h. Companion names and
+// the TP split of a layout tensor's scales: layout/scales.h.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -10,44 +11,35 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/ops/quant.h"
+#include "libconvert/layout/layout.h"
 #include "libconvert/status.h"
 #include "libconvert/tensor.h"
 
 namespace g2 {
 
-enum class Fp8ScaleMode : uint8_t { Tensor, Channel, Block };
-
-struct Fp8Spec {
-  Fp8ScaleMode mode = Fp8ScaleMode::Block;
-  int block_n = 128, block_k = 128;  // block mode only (weight_block_size [bn, bk])
-  bool operator==(const Fp8Spec& o) const {
-    return mode == o.mode && (mode != Fp8ScaleMode::Block || (block_n == o.block_n && block_k == o.block_k));
-  }
-};
-
 std::string_view fp8_scale_mode_name(Fp8ScaleMode m);  // "tensor" | "channel" | "block"
 std::optional<Fp8ScaleMode> fp8_scale_mode_from_name(std::string_view s);
-// The companion's name suffix: "weight_scale" (tensor, channel) or "weight_scale_inv" (block).
-std::string_view fp8_scale_suffix(Fp8ScaleMode m);
-// `<base>.weight` -> `<base>.weight_scale[_inv]`.
-std::string fp8_scale_name(const std::string& weight_name, Fp8ScaleMode m);
+// "tensor", "channel" or "block 128x128": how reports and descriptions name a scheme.
+std::string fp8_spec_name(const Fp8Spec& spec);
 // Shape of the scale tensor of a [N, K] weight: [] | [N, 1] | [ceil(N/bn), ceil(K/bk)].
 Shape fp8_scale_shape(const Fp8Spec& spec, int64_t n, int64_t k);
+
+// The split rule of FP8 scales, in one place (docs/reference.md §5): which elements of the
+// scale tensor of an [n, k] weight belong to the weight's slice [begin, end) along `axis`
+// (0 rows, 1 columns), as a range on the scale's own axis. A tensor scale is whole ([0, 1) of
+// axis 0); a channel scale follows the rows on axis 0 and is whole on axis 1; a block scale
+// follows the slice in block units on the same axis. nullopt when the slice splits a block:
+// it must start on a block boundary and end on one or at the weight's edge.
+std::optional<ShardRange> fp8_scale_range(const Fp8Spec& spec, int64_t n, int64_t k, int axis, int64_t begin,
+                                          int64_t end);
 
 // The scales of one logical [N, K] weight (all of it, not a shard).
 struct Fp8Scales {
   Fp8Spec spec;
   int64_t n = 0, k = 0;
   std::vector<float> s;  // laid out as fp8_scale_shape()
-  float at(int64_t row, int64_t col) const {
-    switch (spec.mode) {
-      case Fp8ScaleMode::Tensor: return s[0];
-      case Fp8ScaleMode::Channel: return s[size_t(row)];
-      case Fp8ScaleMode::Block: break;
-    }
-    const int64_t kb = (k + spec.block_k - 1) / spec.block_k;
-    return s[size_t(row / spec.block_n * kb + col / spec.block_k)];
-  }
+  float at(int64_t row, int64_t col) const { return s[size_t(fp8_scale_index(spec, k, row, col))]; }
 };
 
 // Builds Fp8Scales from row chunks of the f32 weight, in any order and any chunking.
@@ -78,9 +70,8 @@ void fp8_dequantize_rect(const Fp8Scales& sc, int64_t row0, int64_t rows, int64_
 const float* e4m3_decode_table();
 
 // The part of the scale tensor that belongs to a shard [begin, end) of the weight along
-// `axis` (0 rows, 1 columns). Tensor: the scalar (never split); channel: rows on axis 0,
-// all rows on axis 1; block: whole blocks, so the shard must start on a block boundary and
-// end on one or at the edge (the message names tensor, range and block size otherwise).
+// `axis` (0 rows, 1 columns), by fp8_scale_range; the message names tensor, range and block
+// size when the shard splits a block.
 struct ScaleSlice {
   Shape shape;
   std::vector<float> values;

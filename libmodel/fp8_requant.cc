@@ -6,9 +6,7 @@ Fp8RequantWeights::Fp8RequantWeights(WeightSource& inner, Fp8Spec spec)
     : inner_(inner), spec_(spec), layout_(layout_for(inner.family(), inner.config())) {}
 
 std::string Fp8RequantWeights::describe() const {
-  std::string s = inner_.describe() + " requantised to FP8 (" + std::string(fp8_scale_mode_name(spec_.mode));
-  if (spec_.mode == Fp8ScaleMode::Block) s += " " + std::to_string(spec_.block_n) + "x" + std::to_string(spec_.block_k);
-  return s + " scales)";
+  return inner_.describe() + " requantised to FP8 (" + fp8_spec_name(spec_) + " scales)";
 }
 
 Expected<Matrix> Fp8RequantWeights::matrix(Role role, int layer, int expert, bool exact_int8) {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "libconvert/layout/scales.h"
 #include "libconvert/quant.h"
 #include "libmodel/dequant.h"
 
@@ -85,10 +86,10 @@ Expected<Fp8Scales> CheckpointWeights::fp8_scales(const SourceTensor& st, int64_
   Fp8Spec fs;
   const SourceTensor* sc = src_->find(fp8_scale_name(st.name, Fp8ScaleMode::Block));
   if (sc) {
-    fs.block_n = config().fp8.block_n;
-    fs.block_k = config().fp8.block_k;
-    if (fs.block_n <= 0 || fs.block_k <= 0)
+    const auto b = fp8_block_spec(config());
+    if (!b)
       return invalid(src_->root() + ": \"" + sc->name + "\" needs quantization_config.weight_block_size in config.json");
+    fs = *b;
   } else {
     sc = src_->find(fp8_scale_name(st.name, Fp8ScaleMode::Tensor));
     if (!sc)

@@ -19,9 +19,7 @@ __global__ void dequant_fp8_kernel(const uint8_t* w, const float* scales, Fp8Sca
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= N * K) return;
   const int64_t n = i / K, k = i % K;
-  float scale = scales[0];
-  if (mode == Fp8ScaleMode::Channel) scale = scales[n];
-  else if (mode == Fp8ScaleMode::Block) scale = scales[(n / bn) * ((K + bk - 1) / bk) + k / bk];
+  const float scale = scales[fp8_scale_index(Fp8Spec{mode, bn, bk}, K, n, k)];
   store(fp8_dequantize(w[i], scale), i, out_f32, out_bf16);
 }
 

@@ -5,14 +5,11 @@
 #include <cstdint>
 #include <cuda_runtime.h>
 
+#include "kernels/ops/quant.h"
+
 namespace g2::cuda {
 
-// How an FP8 weight's scales are laid out (docs/research-notes.md §1). Real weight = e4m3 * scale.
-enum class Fp8ScaleMode : int {
-  Tensor = 0,   // scales[0]
-  Channel = 1,  // scales[N] (one per output row)
-  Block = 2,    // scales[ceil(N/bn), ceil(K/bk)]
-};
+// Fp8ScaleMode (kernels/ops/quant.h) says how an FP8 weight's scales are laid out.
 
 // w: e4m3 [N, K]; exactly one of out_f32 / out_bf16 (bf16 bits) is non-null, [N, K].
 void launch_dequant_fp8(const uint8_t* w, const float* scales, Fp8ScaleMode mode, int64_t N, int64_t K, int block_n,

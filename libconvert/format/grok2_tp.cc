@@ -192,7 +192,6 @@ Status Grok2TpSource::open_impl(const std::string& dir, const std::string& confi
   }
 
   LayoutIndex layout(config_);
-  const int bn = config_.fp8.block_n, bk = config_.fp8.block_k;
   std::unordered_map<std::string, size_t> seen;
   std::optional<std::string> split_in_rank;  // a non-expert tensor in rank files: `rank` layout
   for (const auto& name : order) {
@@ -229,9 +228,10 @@ Status Grok2TpSource::open_impl(const std::string& dir, const std::string& confi
         return invalid(locs[size_t(r)].file->path() + ": tensor \"" + name + "\" is " +
                        std::string(dtype_name(locs[size_t(r)].entry->dtype)) + " but " +
                        std::string(dtype_name(t.dtype)) + " in " + l0.file->path());
-    if (m->spec.split == Split::Replicated || (m->is_scale && m->scale_kind == ScaleKind::Tensor)) {
+    const bool tensor_scale = m->is_scale && m->scale.mode == Fp8ScaleMode::Tensor;
+    if (m->spec.split == Split::Replicated || tensor_scale) {
       // Every rank holds the whole tensor: keep the first copy once the others match it.
-      t.shape = m->is_scale && m->scale_kind == ScaleKind::Tensor ? l0.entry->shape : m->spec.shape;
+      t.shape = tensor_scale ? l0.entry->shape : m->spec.shape;
       for (int r : held) {
         const Loc& l = locs[size_t(r)];
         if (l.entry->shape != t.shape)
@@ -248,7 +248,7 @@ Status Grok2TpSource::open_impl(const std::string& dir, const std::string& confi
       ShardRange last{};
       for (int r : held) {
         const Loc& l = locs[size_t(r)];
-        auto rng = m->is_scale ? scale_shard_range(*m->weight, m->scale_kind, config_, tp_, r, bn, bk)
+        auto rng = m->is_scale ? scale_shard_range(*m->weight, m->scale, config_, tp_, r)
                                : shard_range(*m->weight, config_, tp_, r);
         if (!rng) return invalid(l.file->path() + ": " + rng.message());
         Shape want = m->spec.shape;

@@ -62,16 +62,20 @@ Expected<LayoutMatch> LayoutIndex::match(const std::string& name, const Shape& s
   if (!m.weight->fp8_candidate)
     return invalid(where + ": \"" + name + "\" is an FP8 scale for \"" + wname + "\", which stays BF16 in FP8 sets");
   m.is_scale = true;
-  if (block) m.scale_kind = ScaleKind::Block;
-  else if (shape.empty() || (shape.size() == 1 && shape[0] == 1)) m.scale_kind = ScaleKind::Tensor;
-  else if (shape.size() == 2 && shape[1] == 1) m.scale_kind = ScaleKind::Channel;
+  if (block) m.scale.mode = Fp8ScaleMode::Block;
+  else if (shape.empty() || (shape.size() == 1 && shape[0] == 1)) m.scale.mode = Fp8ScaleMode::Tensor;
+  else if (shape.size() == 2 && shape[1] == 1) m.scale.mode = Fp8ScaleMode::Channel;
   else
     return invalid(where + ": scale \"" + name + "\" has shape " + shape_str(shape) +
                    "; expected [] or [1] (per tensor) or [N, 1] (per channel)");
-  if (block && (c_.fp8.block_n <= 0 || c_.fp8.block_k <= 0))
-    return invalid(where + ": block scale \"" + name + "\" but " + c_.source +
-                   " has no quantization_config.weight_block_size");
-  m.spec = scale_split(*m.weight, m.scale_kind, c_.fp8.block_n, c_.fp8.block_k);
+  if (block) {
+    const auto b = fp8_block_spec(c_);
+    if (!b)
+      return invalid(where + ": block scale \"" + name + "\" but " + c_.source +
+                     " has no quantization_config.weight_block_size");
+    m.scale = *b;
+  }
+  m.spec = scale_split(*m.weight, m.scale);
   return m;
 }
 
@@ -85,7 +89,7 @@ std::vector<std::string> LayoutIndex::missing(const std::unordered_map<std::stri
 }
 
 bool matches_logical_shape(const LayoutMatch& m, const Shape& got) {
-  if (m.is_scale && m.scale_kind == ScaleKind::Tensor) return got.empty() || got == Shape{1};
+  if (m.is_scale && m.scale.mode == Fp8ScaleMode::Tensor) return got.empty() || got == Shape{1};
   return got == m.spec.shape;
 }
 

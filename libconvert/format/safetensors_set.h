@@ -47,11 +47,12 @@ class SafetensorsBackedSource : public TensorSource {
 Expected<ModelConfig> load_set_config(const std::string& dir, const std::string& config_path);
 
 // What a tensor name is in the Grok-2 layout of a config: a layout tensor, or the FP8 scale
-// companion of one (then `scale_kind` says which, judged from the suffix and shape).
+// companion of one (then `scale` says which scheme, judged from the suffix and shape, with the
+// config's block size).
 struct LayoutMatch {
   const TensorSpec* weight = nullptr;  // the layout tensor (for a companion: its weight)
   bool is_scale = false;
-  ScaleKind scale_kind = ScaleKind::Tensor;
+  Fp8Spec scale{Fp8ScaleMode::Tensor};
   TensorSpec spec;  // the tensor's own logical spec (the weight's, or scale_split of it)
 };
 class LayoutIndex {

@@ -80,11 +80,11 @@ bool GemmContext::fp8_lt(const uint8_t* xq, const float* x_scale, const uint8_t*
   return ran;
 }
 
-GemmPath GemmContext::fp8(const float* x, const uint8_t* w, const float* w_scales, cuda::Fp8ScaleMode mode,
+GemmPath GemmContext::fp8(const float* x, const uint8_t* w, const float* w_scales, Fp8ScaleMode mode,
                           int block_n, int block_k, float* y, int T, int N, int K, bool accumulate) {
   if (T == 0 || N == 0) return GemmPath::F32;
-  const WeightFormat fmt = mode == cuda::Fp8ScaleMode::Tensor    ? WeightFormat::Fp8Tensor
-                           : mode == cuda::Fp8ScaleMode::Channel ? WeightFormat::Fp8Channel
+  const WeightFormat fmt = mode == Fp8ScaleMode::Tensor    ? WeightFormat::Fp8Tensor
+                           : mode == Fp8ScaleMode::Channel ? WeightFormat::Fp8Channel
                                                                  : WeightFormat::Fp8Block;
   if (select_gemm_path(fmt, cc_major_, cc_minor_, N, K) == GemmPath::Fp8Lt) {
     uint8_t* xq = nullptr;

@@ -35,7 +35,7 @@ class GemmContext {
   // Fp8Lt: x is quantised per tensor on the device, then cublasLtMatmul with both scale
   // pointers; if cuBLASLt offers no algorithm, or for channel/block scales or devices below
   // 8.9, w is dequantised to BF16 and the BF16 GEMM runs. Returns the path taken.
-  GemmPath fp8(const float* x, const uint8_t* w, const float* w_scales, cuda::Fp8ScaleMode mode, int block_n,
+  GemmPath fp8(const float* x, const uint8_t* w, const float* w_scales, Fp8ScaleMode mode, int block_n,
                int block_k, float* y, int T, int N, int K, bool accumulate);
 
  private:

@@ -14,6 +14,7 @@
 
 #include "kernels/ops/quant.h"
 #include "libconvert/execute.h"
+#include "libconvert/layout/scales.h"
 #include "libconvert/format/safetensors.h"
 #include "libconvert/manifest.h"
 #include "tests/convert/execute_fixtures.h"

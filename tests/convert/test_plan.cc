@@ -5,6 +5,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "libconvert/layout/scales.h"
 #include "libconvert/plan.h"
 
 namespace g2 {
@@ -418,7 +419,6 @@ TEST(Plan, FingerprintIsStableAndDiscriminating) {
 
 // The planner's FP8 companion shards must agree with layout/scales.h, the rule the TP-set
 // reader uses to merge them back.
-#include "libconvert/layout/scales.h"
 namespace g2 {
 namespace {
 TEST(Plan, Fp8CompanionShardsAgreeWithScaleSplit) {
@@ -433,19 +433,17 @@ TEST(Plan, Fp8CompanionShardsAgreeWithScaleSplit) {
       t.fp8 = {mode, 8, 8};
       auto p = make_plan(d, t);
       ASSERT_TRUE(p.ok()) << p.message();
-      const ScaleKind kind = mode == Fp8ScaleMode::Tensor ? ScaleKind::Tensor
-                             : mode == Fp8ScaleMode::Channel ? ScaleKind::Channel : ScaleKind::Block;
       int checked = 0;
       for (const auto& [name, ts] : by_name(*p)) {
         const std::string wname = scale_weight_name(name);
         if (wname.empty()) continue;
         const TensorSpec* w = find_spec(layout, wname);
         ASSERT_NE(w, nullptr) << name;
-        const TensorSpec ss = scale_split(*w, kind, 8, 8);
+        const TensorSpec ss = scale_split(*w, t.fp8);
         EXPECT_EQ(ss.name, name);
         for (size_t r = 0; r < ts.size(); ++r) {
           const int rank = ts.size() == 1 ? 0 : int(r);
-          auto range = scale_shard_range(*w, kind, d.config, ts.size() == 1 ? 1 : tp, rank, 8, 8);
+          auto range = scale_shard_range(*w, t.fp8, d.config, ts.size() == 1 ? 1 : tp, rank);
           ASSERT_TRUE(range.ok()) << range.message();
           Shape want = ss.shape;
           if (!want.empty()) want[size_t(range->axis)] = range->end - range->begin;

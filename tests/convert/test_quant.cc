@@ -8,6 +8,7 @@
 
 #include "kernels/codecs.h"
 #include "libconvert/quant.h"
+#include "libconvert/layout/scales.h"
 
 namespace g2 {
 namespace {

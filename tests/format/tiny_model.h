@@ -35,10 +35,10 @@ inline ModelConfig tiny_config(const std::string& extra = "") {
 struct TinyTensor {
   TensorSpec spec;
   std::vector<uint8_t> bytes;
-  // For scale companions: the weight spec and kind (the split is derived from them).
+  // For scale companions: the weight spec and scheme (the split is derived from them).
   bool is_scale = false;
   TensorSpec weight;
-  ScaleKind kind = ScaleKind::Tensor;
+  Fp8Spec kind{Fp8ScaleMode::Tensor};  // with its 8 x 8 blocks
 };
 
 inline std::vector<uint8_t> tiny_bytes(const TensorSpec& s, uint32_t seed) {
@@ -68,8 +68,8 @@ inline std::vector<TinyTensor> tiny_tensors(const ModelConfig& c, const std::str
     if (q) s.dtype = DType::F8_E4M3;
     out.push_back({s, tiny_bytes(s, seed++)});
     if (!q) continue;
-    const ScaleKind k = fp8 == "tensor" ? ScaleKind::Tensor : fp8 == "channel" ? ScaleKind::Channel : ScaleKind::Block;
-    TensorSpec ss = scale_split(s, k, 8, 8);
+    const Fp8Spec k{*fp8_scale_mode_from_name(fp8), 8, 8};
+    TensorSpec ss = scale_split(s, k);
     out.push_back({ss, tiny_bytes(ss, seed++), true, s, k});
   }
   return out;
@@ -140,7 +140,7 @@ inline void write_tp_set(const std::string& dir, const std::vector<TinyTensor>& 
       continue;
     }
     for (int r = 0; r < tp; ++r) {
-      auto rng = t.is_scale ? scale_shard_range(t.weight, t.kind, c, tp, r, 8, 8) : shard_range(t.spec, c, tp, r);
+      auto rng = t.is_scale ? scale_shard_range(t.weight, t.kind, c, tp, r) : shard_range(t.spec, c, tp, r);
       ASSERT_TRUE(rng.ok()) << rng.message();
       const bool whole = t.spec.shape.empty() || t.spec.split == Split::Replicated;
       Shape shape = t.spec.shape;

@@ -52,8 +52,8 @@ TEST(CudaDequant, Fp8BlockScalesWithRaggedEdges) {
   Dev<float> ds(sc);
   Dev<float> out(size_t(N * K));
   Dev<uint16_t> outb(size_t(N * K));
-  cuda::launch_dequant_fp8(dq.p, ds.p, cuda::Fp8ScaleMode::Block, N, K, bn, bk, out.p, nullptr, nullptr);
-  cuda::launch_dequant_fp8(dq.p, ds.p, cuda::Fp8ScaleMode::Block, N, K, bn, bk, nullptr, outb.p, nullptr);
+  cuda::launch_dequant_fp8(dq.p, ds.p, Fp8ScaleMode::Block, N, K, bn, bk, out.p, nullptr, nullptr);
+  cuda::launch_dequant_fp8(dq.p, ds.p, Fp8ScaleMode::Block, N, K, bn, bk, nullptr, outb.p, nullptr);
   const auto got = out.get();
   const auto gotb = outb.get();
   for (int64_t n = 0; n < N; ++n)
@@ -74,11 +74,11 @@ TEST(CudaDequant, Fp8ChannelAndTensorScales) {
   Dev<uint8_t> dq(q);
   Dev<float> ds(sc);
   Dev<float> out(size_t(N * K));
-  for (auto mode : {cuda::Fp8ScaleMode::Channel, cuda::Fp8ScaleMode::Tensor}) {
+  for (auto mode : {Fp8ScaleMode::Channel, Fp8ScaleMode::Tensor}) {
     cuda::launch_dequant_fp8(dq.p, ds.p, mode, N, K, 0, 0, out.p, nullptr, nullptr);
     const auto got = out.get();
     for (int64_t i = 0; i < N * K; ++i) {
-      const float s = mode == cuda::Fp8ScaleMode::Channel ? sc[size_t(i / K)] : sc[0];
+      const float s = mode == Fp8ScaleMode::Channel ? sc[size_t(i / K)] : sc[0];
       ASSERT_EQ(got[size_t(i)], fp8_dequantize(q[size_t(i)], s)) << i;
     }
   }

@@ -79,12 +79,12 @@ TEST(CudaGemm, Fp8WeightsEveryScaleMode) {
     GemmContext ctx(0, s);
     const int T = 16, N = 256, K = 256, bn = 128, bk = 128;
     const auto x = randn(size_t(T) * K, 5), wf = randn(size_t(N) * K, 6, 0.05f);
-    for (auto mode : {cuda::Fp8ScaleMode::Tensor, cuda::Fp8ScaleMode::Channel, cuda::Fp8ScaleMode::Block}) {
+    for (auto mode : {Fp8ScaleMode::Tensor, Fp8ScaleMode::Channel, Fp8ScaleMode::Block}) {
       // quantise on the host with the shared math: scale per group = amax / 448
-      const int nsc = mode == cuda::Fp8ScaleMode::Tensor ? 1 : mode == cuda::Fp8ScaleMode::Channel ? N : (N / bn) * (K / bk);
+      const int nsc = mode == Fp8ScaleMode::Tensor ? 1 : mode == Fp8ScaleMode::Channel ? N : (N / bn) * (K / bk);
       std::vector<float> amax(size_t(nsc), 0.0f), scales(static_cast<size_t>(nsc));
       auto group = [&](int n, int k) {
-        return mode == cuda::Fp8ScaleMode::Tensor ? 0 : mode == cuda::Fp8ScaleMode::Channel ? n : (n / bn) * (K / bk) + k / bk;
+        return mode == Fp8ScaleMode::Tensor ? 0 : mode == Fp8ScaleMode::Channel ? n : (n / bn) * (K / bk) + k / bk;
       };
       for (int n = 0; n < N; ++n)
         for (int k = 0; k < K; ++k) amax[size_t(group(n, k))] = std::max(amax[size_t(group(n, k))], std::fabs(wf[size_t(n) * K + k]));
@@ -113,10 +113,10 @@ TEST(CudaGemm, Fp8WeightsEveryScaleMode) {
       t.max_rel_rms = tol;
       t.min_cosine = path == GemmPath::Fp8Lt ? 0.99 : 0.9999;
       gputest::expect_close(from_device(dy, ref.size()), ref, t, gemm_path_name(path).data());
-      if (mode == cuda::Fp8ScaleMode::Tensor && device_has_fp8_gemm(ctx.cc_major(), ctx.cc_minor())) {
+      if (mode == Fp8ScaleMode::Tensor && device_has_fp8_gemm(ctx.cc_major(), ctx.cc_minor())) {
         EXPECT_EQ(path, GemmPath::Fp8Lt) << "sm_89+ should take the cuBLASLt FP8 path";
       }
-      if (mode != cuda::Fp8ScaleMode::Tensor) {
+      if (mode != Fp8ScaleMode::Tensor) {
         EXPECT_EQ(path, GemmPath::Fp8AsBf16);
       }
       cudaFree(dx);

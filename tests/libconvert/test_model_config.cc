@@ -115,12 +115,26 @@ TEST(ModelConfig, Fp8QuantizationConfig) {
   j["quantization_config"] = {{"quant_method", "fp8"}, {"activation_scheme", "dynamic"}, {"weight_block_size", {128, 128}}};
   auto c = parse_model_config(j.dump(), "q.json");
   ASSERT_TRUE(c.ok()) << c.message();
-  EXPECT_TRUE(c->fp8.present);
-  EXPECT_EQ(c->fp8.scale_mode, "block");
-  EXPECT_EQ(c->fp8.block_n, 128);
+  ASSERT_TRUE(c->fp8.has_value());
+  EXPECT_EQ(c->fp8->mode, Fp8ScaleMode::Block);
+  EXPECT_EQ(c->fp8->block_n, 128);
+  EXPECT_EQ(fp8_block_spec(*c), c->fp8);
   auto back = parse_model_config(model_config_to_json(*c), "again");
   ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->fp8.scale_mode, "block");
+  EXPECT_EQ(back->fp8, c->fp8);
+  // Without weight_block_size: per tensor, or per channel with g2kit's key; no block scheme.
+  j["quantization_config"].erase("weight_block_size");
+  c = parse_model_config(j.dump(), "t.json");
+  ASSERT_TRUE(c.ok() && c->fp8);
+  EXPECT_EQ(c->fp8->mode, Fp8ScaleMode::Tensor);
+  EXPECT_FALSE(fp8_block_spec(*c));
+  j["quantization_config"]["g2_scale_mode"] = "channel";
+  c = parse_model_config(j.dump(), "c.json");
+  ASSERT_TRUE(c.ok() && c->fp8);
+  EXPECT_EQ(c->fp8->mode, Fp8ScaleMode::Channel);
+  back = parse_model_config(model_config_to_json(*c), "again");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->fp8, c->fp8);
 }
 
 // The family comes from what the file carries: the release's "git" + Grok1ForCausalLM, the

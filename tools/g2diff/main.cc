@@ -36,11 +36,11 @@ struct Side {
   std::unique_ptr<CheckpointWeights> w;
   std::string dir;
   DType linear_dtype = DType::BF16;  // dtype of layer 0's q projection: the conversion kind
-  std::string fp8_mode;
+  std::optional<Fp8Spec> fp8;        // the checkpoint's FP8 scheme (config.json quantization_config)
   int tp = 1;                        // the checkpoint's own TP (config.json g2_layout.tp)
   std::string describe() const {
     std::string s = w->describe() + ", " + std::string(dtype_name(linear_dtype));
-    if (!fp8_mode.empty()) s += " (" + fp8_mode + " scales)";
+    if (fp8) s += " (" + std::string(fp8_scale_mode_name(fp8->mode)) + " scales)";
     if (tp > 1) s += ", tp " + std::to_string(tp);
     return s;
   }
@@ -54,7 +54,7 @@ Expected<Side> open_side(const std::string& dir, const std::string& config) {
   const auto layout = layout_for((*src)->family(), (*src)->config());
   if (const TensorSpec* q = find_spec(layout, Role::AttnQ, 0, -1))
     if (const SourceTensor* t = (*src)->find(q->name)) s.linear_dtype = t->dtype;
-  if ((*src)->config().fp8.present) s.fp8_mode = (*src)->config().fp8.scale_mode;
+  s.fp8 = (*src)->config().fp8;
   std::ifstream f(dir + "/config.json");
   if (f) {
     auto j = nlohmann::json::parse(f, nullptr, false);
@@ -79,7 +79,8 @@ Expected<Side> open_side(const std::string& dir, const std::string& config) {
 // The preset for a conversion from `a` to `b` (tools choose; see compare.cc for the bounds).
 std::string auto_preset(const Side& a, const Side& b) {
   const bool fa = a.linear_dtype == DType::F8_E4M3, fb = b.linear_dtype == DType::F8_E4M3;
-  if (fa || fb) return (fa && fb && a.fp8_mode == b.fp8_mode) ? "exact" : "fp8";
+  const auto mode = [](const Side& s) { return s.fp8 ? std::optional(s.fp8->mode) : std::nullopt; };
+  if (fa || fb) return (fa && fb && mode(a) == mode(b)) ? "exact" : "fp8";
   if (a.linear_dtype == b.linear_dtype) return "exact";
   if (a.linear_dtype == DType::I8 || b.linear_dtype == DType::I8) return "int8";
   return "bf16";
@@ -283,7 +284,7 @@ int run(int argc, char** argv) {
 
   std::unique_ptr<Fp8RequantWeights> requant;
   if (fp8_exact) {
-    if (!bside || !bside->w->config().fp8.present || a->linear_dtype == DType::F8_E4M3)
+    if (!bside || !bside->fp8 || a->linear_dtype == DType::F8_E4M3)
       return fail_input("--fp8-exact needs B to be an FP8 conversion of a non-FP8 A");
     // A Grok-1 A is not what the converter quantised: the upgrade also casts the embedding to
     // BF16, and reference precision keeps Grok-1's exact int8 down projection. Bit-exactness
@@ -293,13 +294,7 @@ int run(int argc, char** argv) {
                         "converter's FP8 round trip, which is exact only for a Grok-2 A. Upgrade A first with "
                         "its dtype kept (g2convert " + a_dir + " A2 --to grok2) and run g2diff A2 B --fp8-exact, "
                         "or drop --fp8-exact for the bounded fp8 tolerance");
-    const Fp8Quantization& q = bside->w->config().fp8;
-    Fp8Spec fs;
-    fs.mode = q.scale_mode == "tensor" ? Fp8ScaleMode::Tensor
-              : q.scale_mode == "channel" ? Fp8ScaleMode::Channel : Fp8ScaleMode::Block;
-    fs.block_n = q.block_n;
-    fs.block_k = q.block_k;
-    requant = std::make_unique<Fp8RequantWeights>(*a->w, fs);
+    requant = std::make_unique<Fp8RequantWeights>(*a->w, *bside->fp8);
   }
   const bool a_ranked = tp_exec && b_dir.empty();
   if (a_ranked && a->tp <= 1) return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "g2synth: %s\n", cfg.message().c_str());
     return 2;
   }
-  if (cfg->fp8.present) {
+  if (cfg->fp8) {
     std::fprintf(stderr,
                  "g2synth: %s has a quantization_config; g2synth writes release dtypes only "
                  "(quantize its output with g2convert --dtype fp8)\n",
