@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <xxhash.h>
@@ -16,6 +18,7 @@
 namespace g2 {
 
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 const ManifestFile* Manifest::find(const std::string& path) const {
   for (const auto& f : files)
@@ -33,6 +36,40 @@ std::string manifest_to_json(const Manifest& m) {
   j["files"] = json::array();
   for (const auto& f : m.files) j["files"].push_back({{"path", f.path}, {"bytes", f.bytes}, {"xxh3_128", f.xxh3_128}});
   return j.dump(2) + "\n";
+}
+
+namespace {
+
+Expected<std::vector<ManifestFile>> files_of(const json& j, const std::string& source) {
+  if (!j.is_object() || !j.contains("files") || !j["files"].is_array())
+    return invalid(source + ": not a g2 manifest (expected an object with a \"files\" array)");
+  std::vector<ManifestFile> out;
+  for (const auto& f : j["files"]) {
+    if (!f.is_object() || !f.contains("path") || !f["path"].is_string() || !f.contains("bytes") ||
+        !f["bytes"].is_number_unsigned() || !f.contains("xxh3_128") || !f["xxh3_128"].is_string())
+      return invalid(source + ": every files[] entry needs \"path\", \"bytes\" and \"xxh3_128\", got " + f.dump());
+    ManifestFile mf{f["path"].get<std::string>(), f["bytes"].get<uint64_t>(), f["xxh3_128"].get<std::string>()};
+    const fs::path p(mf.path);
+    bool escapes = mf.path.empty() || p.is_absolute();
+    for (const auto& part : p) escapes = escapes || part == "..";
+    if (escapes) return invalid(source + ": file path \"" + mf.path + "\" is not inside the directory");
+    out.push_back(std::move(mf));
+  }
+  return out;
+}
+
+std::optional<std::string> slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return std::nullopt;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Expected<std::vector<ManifestFile>> parse_manifest_files(const std::string& text, const std::string& source) {
+  return files_of(json::parse(text, nullptr, false), source);
 }
 
 Expected<Manifest> parse_manifest(const std::string& text, const std::string& source) {
@@ -61,12 +98,9 @@ Expected<Manifest> parse_manifest(const std::string& text, const std::string& so
         return invalid(source + ": \"part\" " + std::to_string(m.part->part.index) + "/" +
                        std::to_string(m.part->part.count) + " is not a part I/N with 1 <= I <= N");
     }
-    for (const auto& f : j.at("files")) {
-      ManifestFile mf{f.at("path").get<std::string>(), f.at("bytes").get<uint64_t>(), f.at("xxh3_128").get<std::string>()};
-      if (mf.path.empty() || mf.path[0] == '/' || mf.path.find("..") != std::string::npos)
-        return invalid(source + ": file path \"" + mf.path + "\" must be relative and stay inside the directory");
-      m.files.push_back(std::move(mf));
-    }
+    auto files = files_of(j, source);
+    if (!files) return files.error();
+    m.files = std::move(*files);
   } catch (const json::exception& e) {
     return invalid(source + ": " + e.what());
   }
@@ -74,11 +108,9 @@ Expected<Manifest> parse_manifest(const std::string& text, const std::string& so
 }
 
 Expected<Manifest> read_manifest(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return not_found(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_manifest(ss.str(), path);
+  auto text = slurp(path);
+  if (!text) return not_found(path + ": cannot open");
+  return parse_manifest(*text, path);
 }
 
 Status write_manifest(const std::string& path, const Manifest& m) { return write_file_atomic(path, manifest_to_json(m)); }
@@ -149,16 +181,39 @@ Expected<std::string> source_fingerprint(const std::string& root, const std::vec
   return h.hex();
 }
 
-std::vector<std::string> verify_manifest(const std::string& dir, const Manifest& m) {
-  std::vector<std::string> problems;
-  for (const auto& f : m.files) {
-    uint64_t bytes = 0;
-    auto h = hash_file(dir + "/" + f.path, &bytes);
-    if (!h) problems.push_back(h.message());
-    else if (bytes != f.bytes) problems.push_back(f.path + ": " + std::to_string(bytes) + " bytes, manifest says " + std::to_string(f.bytes));
-    else if (*h != f.xxh3_128) problems.push_back(f.path + ": checksum " + *h + ", manifest says " + f.xxh3_128);
+Expected<ManifestCheck> verify_manifest(const std::string& dir, const std::vector<ManifestFile>& files,
+                                        const std::vector<std::string>& checkpoint_files) {
+  ManifestCheck out;
+  out.present = true;
+  std::set<std::string> listed;
+  for (const auto& f : files) {
+    const fs::path p = fs::path(dir) / f.path;
+    listed.insert(fs::weakly_canonical(p).string());
+    ++out.checked;
+    if (!fs::exists(p)) {
+      out.problems.push_back({f.path, "missing"});
+      continue;
+    }
+    uint64_t size = 0;
+    auto h = hash_file(p.string(), &size);
+    if (!h) return h.error();
+    if (size != f.bytes)
+      out.problems.push_back({f.path, "size " + std::to_string(size) + " != " + std::to_string(f.bytes) + " in the manifest"});
+    else if (*h != f.xxh3_128)
+      out.problems.push_back({f.path, "xxh3_128 " + *h + " != " + f.xxh3_128 + " in the manifest"});
   }
-  return problems;
+  for (const auto& f : checkpoint_files)
+    if (!listed.count(fs::weakly_canonical(f).string()))
+      out.problems.push_back({fs::relative(f, dir).string(), "not listed in g2manifest.json"});
+  return out;
+}
+
+Expected<ManifestCheck> check_manifest(const std::string& dir, const std::vector<std::string>& checkpoint_files) {
+  const std::string path = (fs::path(dir) / kManifestName).string();
+  if (!fs::exists(path)) return ManifestCheck{};
+  auto files = parse_manifest_files(slurp(path).value_or(""), path);
+  if (!files) return files.error();
+  return verify_manifest(dir, *files, checkpoint_files);
 }
 
 }  // namespace g2

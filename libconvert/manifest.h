@@ -43,6 +43,10 @@ struct Manifest {
 
 std::string manifest_to_json(const Manifest& m);
 Expected<Manifest> parse_manifest(const std::string& text, const std::string& source);
+// Only the "files" list, as verifying needs it: a manifest written by another tool (or by
+// hand) need not carry the command, source or version. Every entry needs "path", "bytes" and
+// "xxh3_128", and a path must stay inside the directory (no "..", not absolute).
+Expected<std::vector<ManifestFile>> parse_manifest_files(const std::string& text, const std::string& source);
 Expected<Manifest> read_manifest(const std::string& path);
 Status write_manifest(const std::string& path, const Manifest& m);  // atomic
 
@@ -67,7 +71,24 @@ class Xxh3Stream {
 // first 64 KiB (which holds a safetensors header / a pickle's framing), hashed together.
 Expected<std::string> source_fingerprint(const std::string& root, const std::vector<std::string>& files);
 
-// Re-hash every file of `m` under `dir`; returns one message per mismatch (empty: verified).
-std::vector<std::string> verify_manifest(const std::string& dir, const Manifest& m);
+// What re-hashing a finished output against its manifest found (g2inspect --verify).
+struct ManifestProblem {
+  std::string path;     // as listed (relative to the checkpoint directory)
+  std::string problem;  // "size 12 != 13 in the manifest", "xxh3_128 ... != ... in the manifest", "missing"
+};
+struct ManifestCheck {
+  bool present = false;  // DIR/g2manifest.json exists
+  size_t checked = 0;    // files listed and looked at
+  std::vector<ManifestProblem> problems;
+};
+
+// Re-hash every listed file under `dir` (hash_file) and compare size and XXH3-128; every file
+// of `checkpoint_files` (absolute paths: the files the model reads) must be listed too, or the
+// manifest proves nothing about it. An unreadable file is an error, a mismatch is a problem.
+Expected<ManifestCheck> verify_manifest(const std::string& dir, const std::vector<ManifestFile>& files,
+                                        const std::vector<std::string>& checkpoint_files);
+// The same for DIR/g2manifest.json (present = false when there is none). Bad JSON or a path
+// escaping the directory is an error.
+Expected<ManifestCheck> check_manifest(const std::string& dir, const std::vector<std::string>& checkpoint_files);
 
 }  // namespace g2

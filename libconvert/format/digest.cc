@@ -1,11 +1,8 @@
 #include "libconvert/format/digest.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -104,29 +101,6 @@ Digest128 model_digest(std::vector<NamedDigest> ts) {
     XXH128_canonicalFromHash(&c, XXH128_hash_t{t.digest.lo, t.digest.hi});
     XXH3_128bits_update(st.get(), c.digest, sizeof c.digest);
   }
-  return finish(st.get());
-}
-
-Expected<Digest128> file_digest(const std::string& path, uint64_t* size) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return io_error(path + ": cannot open: " + std::strerror(errno));
-  State st = new_state();
-  std::vector<uint8_t> buf(size_t(8) << 20);
-  uint64_t n = 0;
-  for (;;) {
-    ssize_t got = ::read(fd, buf.data(), buf.size());
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return io_error(path + ": read failed: " + std::strerror(e));
-    }
-    if (got == 0) break;
-    XXH3_128bits_update(st.get(), buf.data(), size_t(got));
-    n += uint64_t(got);
-  }
-  ::close(fd);
-  if (size) *size = n;
   return finish(st.get());
 }
 

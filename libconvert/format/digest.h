@@ -32,9 +32,6 @@ struct NamedDigest {
 };
 Digest128 model_digest(std::vector<NamedDigest> tensors);
 
-// XXH3-128 and size of a whole file, streamed.
-Expected<Digest128> file_digest(const std::string& path, uint64_t* size = nullptr);
-
 // NaN and infinity counts of float elements (integer dtypes count nothing).
 struct NonFinite {
   uint64_t nan = 0, inf = 0;

@@ -129,6 +129,12 @@ inline std::map<std::string, std::vector<uint8_t>> tensor_bytes(const MemSource&
   return out;
 }
 
+// Every file the manifest lists re-hashes to its recorded size and checksum.
+inline bool manifest_verifies(const std::string& dir, const Manifest& m) {
+  auto c = verify_manifest(dir, m.files, {});
+  return c.ok() && c->problems.empty();
+}
+
 inline SourceDesc describe(const TensorSource& s, Family f) {
   SourceDesc d;
   d.family = f;

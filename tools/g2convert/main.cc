@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/common/cli.h"
+#include "libconvert/describe.h"
 #include "libconvert/dest_state.h"
 #include "libconvert/execute.h"
-#include "libconvert/format/grok2_tp.h"
 #include "libconvert/plan.h"
 #include "libconvert/plan_split.h"
 #include "tokenizer_ids.h"
@@ -226,14 +226,15 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   target.to_grok2 = to_s == "grok2";
   target.force = force;
 
-  auto src = open_checkpoint(src_dir, config_path);
-  if (!src) return fail(src.message());
+  auto opened = describe_checkpoint(src_dir, config_path);
+  if (!opened) return fail(opened.message());
+  const TensorSource& src = *opened->source;
   SourceDesc desc;
-  desc.family = (*src)->family();
-  desc.config = (*src)->config();
-  desc.root = (*src)->root();
-  if (auto* tps = dynamic_cast<const Grok2TpSource*>(src->get())) desc.source_tp = tps->tp();
-  for (const auto& t : (*src)->tensors()) desc.tensors.push_back({t.name, t.dtype, t.shape});
+  desc.family = opened->info.family;
+  desc.config = src.config();
+  desc.root = src.root();
+  desc.source_tp = opened->info.tp;
+  for (const auto& t : src.tensors()) desc.tensors.push_back({t.name, t.dtype, t.shape});
   std::string tok_file;
   desc.tokenizer_max_id = tokenizer_max_id(desc.root, &tok_file);
   auto plan = make_plan(desc, target);
@@ -273,11 +274,11 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   ProgressPrinter printer;
   opt.progress = [&](const ExecProgress& p) { printer(p); };
   std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s%s%s\n", desc.root.c_str(),
-               std::string(format_name((*src)->format())).c_str(), dst_dir.c_str(), plan->files.size(),
+               std::string(format_name(opened->info.format)).c_str(), dst_dir.c_str(), plan->files.size(),
                human(plan->total_bytes()).c_str(), plan->tp, std::string(out_layout_name(plan->layout)).c_str(),
                std::string(dtype_target_name(plan->dtype)).c_str(), plan->ranks ? (", " + plan->ranks->text()).c_str() : "",
                opt.part ? (", " + opt.part->text()).c_str() : "");
-  auto rep = execute_plan(*plan, **src, dst_dir, opt);
+  auto rep = execute_plan(*plan, src, dst_dir, opt);
   if (!rep) return fail(rep.message(), rep.error().kind == ErrorKind::Internal ? 3 : 2);
 
   const double mibs = rep->seconds > 0 ? double(rep->bytes_written) / double(1 << 20) / rep->seconds : 0;

@@ -1,7 +1,6 @@
 // g2diff: layer-by-layer numerical parity of two checkpoints (or of one against recorded
 // activations). Exit 0 parity holds, 1 parity fails, 2 usage or input error.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -12,8 +11,8 @@
 #include <sstream>
 
 #include "tools/common/cli.h"
+#include "libconvert/describe.h"
 #include "libconvert/format/atomic_file.h"
-#include "libconvert/source.h"
 #include "libmodel/forward.h"
 #include "libmodel/fp8_requant.h"
 #if defined(G2_HAVE_CUDA)
@@ -32,54 +31,30 @@ int fail_input(const std::string& msg) {
   return kUsage;
 }
 
+// One checkpoint g2diff runs: its weights and what describe_checkpoint says about it (the
+// linear dtype says the conversion kind, tp the width it runs rank by rank at).
 struct Side {
   std::unique_ptr<CheckpointWeights> w;
   std::string dir;
-  DType linear_dtype = DType::BF16;  // dtype of layer 0's q projection: the conversion kind
-  std::optional<Fp8Spec> fp8;        // the checkpoint's FP8 scheme (config.json quantization_config)
-  int tp = 1;                        // the checkpoint's own TP (config.json g2_layout.tp)
+  CheckpointInfo info;
   std::string describe() const {
-    std::string s = w->describe() + ", " + std::string(dtype_name(linear_dtype));
-    if (fp8) s += " (" + std::string(fp8_scale_mode_name(fp8->mode)) + " scales)";
-    if (tp > 1) s += ", tp " + std::to_string(tp);
+    std::string s = w->describe() + ", " + std::string(dtype_name(info.linear_dtype));
+    if (info.fp8) s += " (" + std::string(fp8_scale_mode_name(info.fp8->mode)) + " scales)";
+    if (info.tp > 1) s += ", tp " + std::to_string(info.tp);
     return s;
   }
 };
 
 Expected<Side> open_side(const std::string& dir, const std::string& config) {
-  auto src = open_checkpoint(dir, config);
-  if (!src) return src.error();
-  Side s;
-  s.dir = dir;
-  const auto layout = layout_for((*src)->family(), (*src)->config());
-  if (const TensorSpec* q = find_spec(layout, Role::AttnQ, 0, -1))
-    if (const SourceTensor* t = (*src)->find(q->name)) s.linear_dtype = t->dtype;
-  s.fp8 = (*src)->config().fp8;
-  std::ifstream f(dir + "/config.json");
-  if (f) {
-    auto j = nlohmann::json::parse(f, nullptr, false);
-    if (j.is_object() && j.contains("g2_layout") && j["g2_layout"].is_object() && j["g2_layout"].contains("tp") &&
-        j["g2_layout"]["tp"].is_number_integer())
-      s.tp = j["g2_layout"]["tp"].get<int>();
-  }
-  if (s.tp == 1) {
-    // No g2_layout (e.g. the release itself): the number of `-TP-NNN` rank files.
-    int ranks = 0;
-    for (const auto& file : (*src)->files()) {
-      const auto p = file.rfind("-TP-");
-      if (p != std::string::npos && file.compare(p + 4, 6, "common") != 0)
-        ranks = std::max(ranks, std::atoi(file.c_str() + p + 4) + 1);
-    }
-    if (ranks > 1) s.tp = ranks;
-  }
-  s.w = std::make_unique<CheckpointWeights>(std::move(*src));
-  return s;
+  auto d = describe_checkpoint(dir, config);
+  if (!d) return d.error();
+  return Side{std::make_unique<CheckpointWeights>(std::move(d->source)), dir, std::move(d->info)};
 }
 
 // The preset for a conversion from `a` to `b` (tools choose; see compare.cc for the bounds).
-std::string auto_preset(const Side& a, const Side& b) {
+std::string auto_preset(const CheckpointInfo& a, const CheckpointInfo& b) {
   const bool fa = a.linear_dtype == DType::F8_E4M3, fb = b.linear_dtype == DType::F8_E4M3;
-  const auto mode = [](const Side& s) { return s.fp8 ? std::optional(s.fp8->mode) : std::nullopt; };
+  const auto mode = [](const CheckpointInfo& s) { return s.fp8 ? std::optional(s.fp8->mode) : std::nullopt; };
   if (fa || fb) return (fa && fb && mode(a) == mode(b)) ? "exact" : "fp8";
   if (a.linear_dtype == b.linear_dtype) return "exact";
   if (a.linear_dtype == DType::I8 || b.linear_dtype == DType::I8) return "int8";
@@ -245,10 +220,10 @@ int run(int argc, char** argv) {
   int rank = 0;  // --dist: this process's TP rank (0 prints)
   if (dist) {
     // Every side that runs is executed rank-parallel, so each must be a TP-N set with N = world size.
-    const int tp = bside ? bside->tp : a->tp;
+    const int tp = bside ? bside->info.tp : a->info.tp;
     if (tp <= 1) return fail_input((bside ? b_dir : a_dir) + ": --dist needs a TP set (config.json g2_layout.tp > 1)");
-    if (bside && a->tp != tp)
-      return fail_input("--dist: A has tp " + std::to_string(a->tp) + " and B tp " + std::to_string(tp) +
+    if (bside && a->info.tp != tp)
+      return fail_input("--dist: A has tp " + std::to_string(a->info.tp) + " and B tp " + std::to_string(tp) +
                         "; both must be TP sets of the world size (or record A with --record, then use --reference)");
     auto g = join_tp_group(*a->w, tokens, tp);  // self-checked on A's layer 0
     if (!g) return fail_input(g.message());
@@ -284,7 +259,7 @@ int run(int argc, char** argv) {
 
   std::unique_ptr<Fp8RequantWeights> requant;
   if (fp8_exact) {
-    if (!bside || !bside->fp8 || a->linear_dtype == DType::F8_E4M3)
+    if (!bside || !bside->info.fp8 || a->info.linear_dtype == DType::F8_E4M3)
       return fail_input("--fp8-exact needs B to be an FP8 conversion of a non-FP8 A");
     // A Grok-1 A is not what the converter quantised: the upgrade also casts the embedding to
     // BF16, and reference precision keeps Grok-1's exact int8 down projection. Bit-exactness
@@ -294,11 +269,11 @@ int run(int argc, char** argv) {
                         "converter's FP8 round trip, which is exact only for a Grok-2 A. Upgrade A first with "
                         "its dtype kept (g2convert " + a_dir + " A2 --to grok2) and run g2diff A2 B --fp8-exact, "
                         "or drop --fp8-exact for the bounded fp8 tolerance");
-    requant = std::make_unique<Fp8RequantWeights>(*a->w, *bside->fp8);
+    requant = std::make_unique<Fp8RequantWeights>(*a->w, *bside->info.fp8);
   }
   const bool a_ranked = tp_exec && b_dir.empty();
-  if (a_ranked && a->tp <= 1) return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
-  auto ra = run_side(*a, a_ranked || dist ? a->tp : 1, "A", requant.get());
+  if (a_ranked && a->info.tp <= 1) return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+  auto ra = run_side(*a, a_ranked || dist ? a->info.tp : 1, "A", requant.get());
   if (!ra) return fail_input(ra.message());
   if (!record_path.empty()) {
     if (rank != 0) return kOk;  // every rank holds the same record; rank 0 writes it
@@ -326,14 +301,14 @@ int run(int argc, char** argv) {
     if (cb.hidden_size != ca.hidden_size || cb.num_hidden_layers != ca.num_hidden_layers ||
         cb.vocab_size != ca.vocab_size || cb.num_local_experts != ca.num_local_experts)
       return fail_input("A and B have different geometry (hidden, layers, vocab or experts): not the same model");
-    if (tp_exec && b->tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+    if (tp_exec && b->info.tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
     if (preset.empty()) {
-      preset = fp8_exact ? "exact" : auto_preset(*a, *b);
+      preset = fp8_exact ? "exact" : auto_preset(a->info, b->info);
       // Rank-by-rank execution sums K-split partials: same math, another f32 summation order
       // (with --fp8-exact too: A runs unsharded, B rank by rank).
       if (tp_exec && preset == "exact") preset = "f32";
     }
-    auto rb = run_side(*b, tp_exec ? b->tp : 1, "B");
+    auto rb = run_side(*b, tp_exec ? b->info.tp : 1, "B");
     if (!rb) return fail_input(rb.message());
     rep.a = requant ? a->describe() + ", " + requant->describe().substr(a->w->describe().size() + 1) : a->describe();
     rep.b = b->describe() + (dist ? " [one process per rank]" : tp_exec ? " [rank-by-rank]" : "");

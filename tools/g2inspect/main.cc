@@ -13,12 +13,10 @@
 #include <set>
 
 #include "tools/common/cli.h"
+#include "libconvert/describe.h"
 #include "libconvert/format/digest.h"
-#include "libconvert/format/grok2_tp.h"
 #include "libconvert/layout/scales.h"
 #include "libconvert/layout/serving.h"
-#include "libconvert/manifest.h"
-#include "tools/g2inspect/manifest_check.h"
 
 namespace g2 {
 namespace {
@@ -90,20 +88,18 @@ int input_error(const Options& o, const std::string& msg) {
 int run(const Options& o) {
   const bool tty = isatty(STDERR_FILENO);
   // A g2convert --ranks output says in its manifest which ranks it holds: open just those.
-  // (A manifest that does not parse is reported by --verify's manifest check.)
-  std::optional<RankSubset> share;
-  if (auto m = read_manifest((fs::path(o.dir) / kManifestName).string()); m && m->ranks && !m->ranks->whole()) share = m->ranks;
-  auto opened = open_checkpoint(o.dir, o.config, share);
+  auto opened = describe_checkpoint(o.dir, o.config, /*open_share=*/true);
   if (!opened) return input_error(o, opened.message());
-  const TensorSource& src = **opened;
+  const TensorSource& src = *opened->source;
+  const CheckpointInfo& info = opened->info;
+  const std::optional<RankSubset>& share = info.ranks;
   const ModelConfig& c = src.config();
   const auto g2 = grok2_layout(c), g1 = grok1_layout(c);
-  std::string format = std::string(format_name(src.format()));
-  const auto* tp = dynamic_cast<const Grok2TpSource*>(&src);
-  if (tp)
-    format += " (tp " + std::to_string(tp->tp()) + ", layout " + std::string(tp_layout_kind_name(tp->kind())) +
+  std::string format = std::string(format_name(info.format));
+  if (info.layout)
+    format += " (tp " + std::to_string(info.tp) + ", layout " + std::string(tp_layout_kind_name(*info.layout)) +
               (share ? ", " + share->text() : "") + ")";
-  const std::string serving = tp ? sglang_serving_note(tp->kind() == TpLayoutKind::Tp, tp->tp()) : "";
+  const std::string serving = info.layout ? sglang_serving_note(*info.layout == TpLayoutKind::Tp, info.tp) : "";
   // One node's share lists each rank's slice of a split tensor: no model digest for it.
   const bool model_digest_ok = !share && (o.digests || o.verify);
 
@@ -151,15 +147,15 @@ int run(const Options& o) {
     manifest = std::move(*m);
   }
   const bool failed = o.verify && (nan || inf || !manifest.problems.empty());
-  const std::string family = src.family() == Family::Grok1 ? "grok-1" : "grok-2";
+  const std::string family(family_name(info.family));
 
   if (o.json) {
     ojson j;
     j["root"] = src.root();
-    j["format"] = std::string(format_name(src.format()));
-    if (tp) {
-      j["tp"] = tp->tp();
-      j["layout"] = std::string(tp_layout_kind_name(tp->kind()));
+    j["format"] = std::string(format_name(info.format));
+    if (info.layout) {
+      j["tp"] = info.tp;
+      j["layout"] = std::string(tp_layout_kind_name(*info.layout));
       j["serving"] = serving;
     }
     if (share) j["ranks"] = {{"first", share->first}, {"last", share->last}, {"tp", share->tp}};
