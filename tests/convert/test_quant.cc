@@ -153,6 +153,36 @@ TEST(Fp8, ScaleSlicesFollowTheShard) {
   EXPECT_EQ(*fp8_scale_slice_shape({Fp8ScaleMode::Tensor}, n, k, 1, 4, 8, "w"), Shape{});
 }
 
+// The one split rule and the one index: every scale element a slice's range names is the one
+// fp8_scale_index gives the slice's elements, and a slice that cuts a block has no range.
+TEST(Fp8, ScaleRangeAndIndexAgree) {
+  const int64_t n = 20, k = 36;  // ragged: 3 x 5 blocks of 8 x 8
+  for (const Fp8Spec spec : {Fp8Spec{Fp8ScaleMode::Tensor}, Fp8Spec{Fp8ScaleMode::Channel},
+                             Fp8Spec{Fp8ScaleMode::Block, 8, 8}}) {
+    SCOPED_TRACE(fp8_spec_name(spec));
+    const Shape shape = fp8_scale_shape(spec, n, k);
+    const int64_t cols = shape.size() == 2 ? shape[1] : 1;
+    for (int axis : {0, 1})
+      for (auto [b, e] : {std::pair<int64_t, int64_t>{0, 8}, {8, 16}, {16, axis == 0 ? n : 24}}) {
+        const auto r = fp8_scale_range(spec, n, k, axis, b, e);
+        ASSERT_TRUE(r.has_value());
+        for (int64_t i = axis == 0 ? b : 0; i < (axis == 0 ? e : n); ++i)
+          for (int64_t j = axis == 1 ? b : 0; j < (axis == 1 ? e : k); ++j) {
+            const int64_t at = fp8_scale_index(spec, k, i, j);
+            const int64_t along = r->axis == 0 ? at / cols : at % cols;
+            ASSERT_TRUE(along >= r->begin && along < r->end) << axis << " [" << b << ", " << e << ") (" << i << ", " << j << ")";
+          }
+      }
+  }
+  const Fp8Spec block{Fp8ScaleMode::Block, 8, 8};
+  EXPECT_EQ(fp8_scale_index(block, k, 19, 35), 2 * 5 + 4);
+  EXPECT_FALSE(fp8_scale_range(block, n, k, 0, 4, 12));  // starts inside a block
+  EXPECT_FALSE(fp8_scale_range(block, n, k, 1, 8, 20));  // ends inside one, not at the edge
+  EXPECT_TRUE(fp8_scale_range(block, n, k, 1, 32, 36));  // ends at the edge
+  EXPECT_EQ(fp8_spec_name(block), "block 8x8");
+  EXPECT_EQ(fp8_spec_name({Fp8ScaleMode::Channel, 8, 8}), "channel");
+}
+
 // Independent bf16 rounding: pick the nearer of the two bf16 neighbours of an exactly
 // representable double, ties to the even mantissa.
 uint16_t bf16_nearest(double p) {
