@@ -1,5 +1,7 @@
 #include "report.h"
 
+#include "libmodel/verdict.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -20,8 +22,6 @@ const TensorDiff& LayerDiff::worst() const {
 }
 
 namespace {
-
-bool gate_ok(double v, double min) { return min < 0 || v >= min; }
 
 std::string fmt(const char* f, double v) {
   char b[64];
@@ -45,6 +45,7 @@ void build_report(const ActivationRecord& got, const ActivationRecord& ref, cons
   rep->hidden = ref.hidden;
   rep->vocab = ref.vocab;
   Tolerance loose = tol;  // router logits are reported, not gated (routing is gated by agreement)
+  RunVerdict verdict;
   for (int l : layers) {
     const LayerActivations* g = got.layer(l);
     const LayerActivations* r = ref.layer(l);
@@ -55,10 +56,9 @@ void build_report(const ActivationRecord& got, const ActivationRecord& ref, cons
     d.tensors.push_back({"residual", compare(g->residual, r->residual, tol)});
     d.router_agreement = router_agreement(g->experts, r->experts, ref.n_tokens(), ref.top_k);
     d.router_logits_rel_rms = compare(g->router_logits, r->router_logits, loose).rel_rms;
-    d.pass = gate_ok(d.router_agreement, tol.min_router_agreement);
-    for (const auto& t : d.tensors) d.pass = d.pass && t.r.pass;
-    if (!d.pass && rep->first_failing_layer < 0) rep->first_failing_layer = l;
-    rep->pass = rep->pass && d.pass;
+    const CompareResult results[] = {d.tensors[0].r, d.tensors[1].r};
+    d.pass = layer_passes(results, d.router_agreement, tol);
+    verdict.add_layer(l, d.pass);
     rep->layers.push_back(std::move(d));
   }
   if (!got.logits.empty() && !ref.logits.empty()) {
@@ -68,10 +68,11 @@ void build_report(const ActivationRecord& got, const ActivationRecord& ref, cons
     rep->top1 = logits_topk_agreement(got.logits, ref.logits, T, V, 1);
     rep->top5 = logits_topk_agreement(got.logits, ref.logits, T, V, 5);
     rep->kl = logits_kl(got.logits, ref.logits, T, V);
-    rep->logits_pass = rep->logits.r.pass && gate_ok(rep->top1, tol.min_top1_agreement) &&
-                       (tol.max_kl < 0 || rep->kl <= tol.max_kl);
-    rep->pass = rep->pass && rep->logits_pass;
+    rep->logits_pass = logits_pass(rep->logits.r, rep->top1, rep->kl, tol);
+    verdict.add_logits(rep->logits_pass);
   }
+  rep->pass = verdict.pass;
+  rep->first_failing_layer = verdict.first_failing_layer;
 }
 
 std::string render_table(const DiffReport& rep) {
