@@ -35,6 +35,8 @@ struct G2LayoutInfo {
   std::optional<TpLayoutKind> kind;
   int tp = 0;  // 0: not given
 };
+// From the config's text (`source` names it in messages: a pure function, fuzzed), or its file.
+Expected<G2LayoutInfo> parse_g2_layout(std::string_view json_text, const std::string& source);
 Expected<G2LayoutInfo> read_g2_layout(const std::string& config_path);
 
 class Grok2TpSource final : public SafetensorsBackedSource {

@@ -54,7 +54,11 @@ Expected<G2LayoutInfo> read_g2_layout(const std::string& config_path) {
   if (!in) return io_error(config_path + ": cannot read");
   std::stringstream ss;
   ss << in.rdbuf();
-  auto j = nlohmann::json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+  return parse_g2_layout(ss.str(), config_path);
+}
+
+Expected<G2LayoutInfo> parse_g2_layout(std::string_view json_text, const std::string& config_path) {
+  auto j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return invalid(config_path + ": malformed JSON");
   G2LayoutInfo info;
   if (!j.contains("g2_layout") || j["g2_layout"].is_null()) return info;

@@ -1,10 +1,13 @@
-#include "tokenizer_ids.h"
+#include "libconvert/format/tokenizer_ids.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace g2 {
+
+using nlohmann::json;
 
 namespace {
 
@@ -16,9 +19,38 @@ std::optional<std::string> slurp(const std::string& path) {
   return ss.str();
 }
 
+}  // namespace
+
+std::optional<int64_t> tok_json_max_id(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  int64_t mx = -1;
+  for (const char* k : {"regular_tokens", "special_tokens"})
+    if (j.contains(k) && j[k].is_array())
+      for (const auto& e : j[k])
+        if (e.is_object() && e.contains("token") && e["token"].is_number_integer())
+          mx = std::max(mx, e["token"].get<int64_t>());
+  if (mx < 0) return std::nullopt;
+  return mx;
+}
+
+std::optional<int64_t> hf_tokenizer_max_id(std::string_view text) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  int64_t mx = -1;
+  if (j.contains("model") && j["model"].is_object() && j["model"].contains("vocab") && j["model"]["vocab"].is_object())
+    for (const auto& [k, v] : j["model"]["vocab"].items())
+      if (v.is_number_integer()) mx = std::max(mx, v.get<int64_t>());
+  if (j.contains("added_tokens") && j["added_tokens"].is_array())
+    for (const auto& e : j["added_tokens"])
+      if (e.is_object() && e.contains("id") && e["id"].is_number_integer()) mx = std::max(mx, e["id"].get<int64_t>());
+  if (mx < 0) return std::nullopt;
+  return mx;
+}
+
 // SentencePiece ModelProto: `repeated SentencePiece pieces = 1;` — count top-level field-1
 // records (wire type 2) and skip everything else.
-std::optional<int64_t> sentencepiece_pieces(const std::string& b) {
+std::optional<int64_t> sentencepiece_max_id(std::string_view b) {
   size_t i = 0;
   auto varint = [&](uint64_t& v) {
     v = 0;
@@ -46,49 +78,20 @@ std::optional<int64_t> sentencepiece_pieces(const std::string& b) {
     }
   }
   if (i != b.size() || pieces == 0) return std::nullopt;
-  return pieces;
+  return pieces - 1;
 }
 
-}  // namespace
-
 std::optional<int64_t> tokenizer_max_id(const std::string& dir, std::string* which) {
-  using nlohmann::json;
-  if (auto t = slurp(dir + "/tokenizer.tok.json")) {
-    json j = json::parse(*t, nullptr, false);
-    if (j.is_object()) {
-      int64_t mx = -1;
-      for (const char* k : {"regular_tokens", "special_tokens"})
-        if (j.contains(k) && j[k].is_array())
-          for (const auto& e : j[k])
-            if (e.is_object() && e.contains("token") && e["token"].is_number_integer()) mx = std::max(mx, e["token"].get<int64_t>());
-      if (mx >= 0) {
-        if (which) *which = "tokenizer.tok.json";
-        return mx;
+  using Reader = std::optional<int64_t> (*)(std::string_view);
+  const std::pair<const char*, Reader> readers[] = {{"tokenizer.tok.json", tok_json_max_id},
+                                                    {"tokenizer.json", hf_tokenizer_max_id},
+                                                    {"tokenizer.model", sentencepiece_max_id}};
+  for (const auto& [name, read] : readers)
+    if (auto text = slurp(dir + "/" + name))
+      if (auto id = read(*text)) {
+        if (which) *which = name;
+        return id;
       }
-    }
-  }
-  if (auto t = slurp(dir + "/tokenizer.json")) {
-    json j = json::parse(*t, nullptr, false);
-    if (j.is_object()) {
-      int64_t mx = -1;
-      if (j.contains("model") && j["model"].is_object() && j["model"].contains("vocab") && j["model"]["vocab"].is_object())
-        for (const auto& [k, v] : j["model"]["vocab"].items())
-          if (v.is_number_integer()) mx = std::max(mx, v.get<int64_t>());
-      if (j.contains("added_tokens") && j["added_tokens"].is_array())
-        for (const auto& e : j["added_tokens"])
-          if (e.is_object() && e.contains("id") && e["id"].is_number_integer()) mx = std::max(mx, e["id"].get<int64_t>());
-      if (mx >= 0) {
-        if (which) *which = "tokenizer.json";
-        return mx;
-      }
-    }
-  }
-  if (auto t = slurp(dir + "/tokenizer.model")) {
-    if (auto n = sentencepiece_pieces(*t)) {
-      if (which) *which = "tokenizer.model";
-      return *n - 1;
-    }
-  }
   return std::nullopt;
 }
 

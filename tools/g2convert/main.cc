@@ -15,7 +15,7 @@
 #include "libconvert/execute.h"
 #include "libconvert/plan.h"
 #include "libconvert/plan_split.h"
-#include "tokenizer_ids.h"
+#include "libconvert/format/tokenizer_ids.h"
 
 namespace {
 
