@@ -7,13 +7,12 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <xxhash.h>
 
 #include "libconvert/format/atomic_file.h"
+#include "libconvert/format/read_file.h"
 
 namespace g2 {
 
@@ -58,14 +57,6 @@ Expected<std::vector<ManifestFile>> files_of(const json& j, const std::string& s
   return out;
 }
 
-std::optional<std::string> slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return std::nullopt;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 Expected<std::vector<ManifestFile>> parse_manifest_files(const std::string& text, const std::string& source) {
@@ -108,7 +99,7 @@ Expected<Manifest> parse_manifest(const std::string& text, const std::string& so
 }
 
 Expected<Manifest> read_manifest(const std::string& path) {
-  auto text = slurp(path);
+  auto text = read_file(path);
   if (!text) return not_found(path + ": cannot open");
   return parse_manifest(*text, path);
 }
@@ -211,7 +202,7 @@ Expected<ManifestCheck> verify_manifest(const std::string& dir, const std::vecto
 Expected<ManifestCheck> check_manifest(const std::string& dir, const std::vector<std::string>& checkpoint_files) {
   const std::string path = (fs::path(dir) / kManifestName).string();
   if (!fs::exists(path)) return ManifestCheck{};
-  auto files = parse_manifest_files(slurp(path).value_or(""), path);
+  auto files = parse_manifest_files(read_file(path).value_or(""), path);
   if (!files) return files.error();
   return verify_manifest(dir, *files, checkpoint_files);
 }

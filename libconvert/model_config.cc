@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <xxhash.h>
+
+#include "libconvert/format/read_file.h"
 
 namespace g2 {
 namespace {
@@ -248,11 +248,9 @@ Status validate(const ModelConfig& c) {
 }
 
 Expected<ModelConfig> load_model_config(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return not_found(path + ": cannot open config");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_model_config(ss.str(), path);
+  auto text = read_file(path);
+  if (!text) return not_found(path + ": cannot open config");
+  return parse_model_config(*text, path);
 }
 
 static json to_json(const ModelConfig& c) {

@@ -187,6 +187,27 @@ class Forward {
     return project_reduce(down, layer, expert, exact_down, g, gr, y, n, H_);
   }
 
+  // The sandwich norms around each block: the block reads x = R(pre_norm(h)) [T, H], and its
+  // output `out` [T, H] joins the residual as h += R(post_norm(out)), h then recorded.
+  Expected<BackendBuffer> pre_norm(Role norm, int layer, const BackendBuffer& h) {
+    auto w = load(norm, layer);
+    if (!w) return w.error();
+    BackendBuffer x = be_.alloc(size_t(T_) * H_);  // [T, H]
+    be_.rmsnorm(h.data(), w->data(), x.data(), T_, H_, float(c_.rms_norm_eps));
+    R(x.data(), x.size());  // R(2)
+    return x;
+  }
+  Status post_norm_add(Role norm, int layer, BackendBuffer& out, BackendBuffer& h, std::vector<float>& record) {
+    auto w = load(norm, layer);
+    if (!w) return w.error();
+    be_.rmsnorm(out.data(), w->data(), out.data(), T_, H_, float(c_.rms_norm_eps));
+    R(out.data(), out.size());  // R(2)
+    be_.add(h.data(), out.data(), out.size());
+    R(h.data(), h.size());  // R(8)
+    record.resize(h.size());
+    be_.download(record.data(), h.data(), h.size());
+    return Status::Ok();
+  }
   Status attention_block(int layer, BackendBuffer& h, LayerActivations& rec);
   Status ffn_block(int layer, BackendBuffer& h, LayerActivations& rec);
   Status logits(const BackendBuffer& h, std::vector<float>& out);
@@ -203,11 +224,9 @@ class Forward {
 
 Status Forward::attention_block(int layer, BackendBuffer& h, LayerActivations& rec) {
   const int T = T_, H = H_, d = c_.head_dim;
-  auto pre = load(Role::PreAttnNorm, layer);
-  if (!pre) return pre.error();
-  BackendBuffer x = be_.alloc(size_t(T) * H);  // [T, H]
-  be_.rmsnorm(h.data(), pre->data(), x.data(), T, H, float(c_.rms_norm_eps));
-  R(x.data(), x.size());  // R(2)
+  auto xn = pre_norm(Role::PreAttnNorm, layer, h);
+  if (!xn) return xn.error();
+  BackendBuffer& x = *xn;
 
   std::vector<BackendBuffer> q, k, v;  // per rank: [T, nq_r*d], [T, nkv_r*d]
   std::vector<int> qr, kr, vr;
@@ -252,24 +271,14 @@ Status Forward::attention_block(int layer, BackendBuffer& h, LayerActivations& r
   BackendBuffer o = be_.alloc(size_t(T) * H);  // [T, H]
   G2_TRY(project_reduce(Role::AttnO, layer, -1, false, a, qr, o.data(), T, H));
   R(o.data(), o.size());  // R(4): one rounding of the reduced o-proj output
-  auto post = load(Role::PostAttnNorm, layer);
-  if (!post) return post.error();
-  be_.rmsnorm(o.data(), post->data(), o.data(), T, H, float(c_.rms_norm_eps));
-  R(o.data(), o.size());  // R(2)
-  be_.add(h.data(), o.data(), o.size());
-  R(h.data(), h.size());  // R(8)
-  rec.attn_residual.resize(h.size());
-  be_.download(rec.attn_residual.data(), h.data(), h.size());
-  return Status::Ok();
+  return post_norm_add(Role::PostAttnNorm, layer, o, h, rec.attn_residual);
 }
 
 Status Forward::ffn_block(int layer, BackendBuffer& h, LayerActivations& rec) {
   const int T = T_, H = H_, E = c_.num_local_experts, K = c_.num_experts_per_tok;
-  auto pre = load(Role::PreMoeNorm, layer);
-  if (!pre) return pre.error();
-  BackendBuffer x = be_.alloc(size_t(T) * H);  // [T, H]
-  be_.rmsnorm(h.data(), pre->data(), x.data(), T, H, float(c_.rms_norm_eps));
-  R(x.data(), x.size());  // R(2)
+  auto xn = pre_norm(Role::PreMoeNorm, layer, h);
+  if (!xn) return xn.error();
+  BackendBuffer& x = *xn;
 
   // Router: replicated, f32 (R(9): its input is the bf16 norm output, everything else f32).
   BackendBuffer logits = be_.alloc(size_t(T) * E);  // [T, E]
@@ -324,15 +333,7 @@ Status Forward::ffn_block(int layer, BackendBuffer& h, LayerActivations& rec) {
     be_.scale(moe.data(), moe.size(), float(1.0 / std::sqrt(2.0)));
     R(moe.data(), moe.size());
   }
-  auto post = load(Role::PostMoeNorm, layer);
-  if (!post) return post.error();
-  be_.rmsnorm(moe.data(), post->data(), moe.data(), T, H, float(c_.rms_norm_eps));
-  R(moe.data(), moe.size());  // R(2)
-  be_.add(h.data(), moe.data(), moe.size());
-  R(h.data(), h.size());  // R(8)
-  rec.residual.resize(h.size());
-  be_.download(rec.residual.data(), h.data(), h.size());
-  return Status::Ok();
+  return post_norm_add(Role::PostMoeNorm, layer, moe, h, rec.residual);
 }
 
 Status Forward::logits(const BackendBuffer& h, std::vector<float>& out) {

@@ -1,10 +1,9 @@
 // TP-set file names and the g2_layout block of config.json.
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "libconvert/format/grok2_tp.h"
+#include "libconvert/format/read_file.h"
 
 namespace g2 {
 
@@ -50,11 +49,9 @@ std::optional<TpFileName> parse_tp_file_name(std::string_view n) {
 }
 
 Expected<G2LayoutInfo> read_g2_layout(const std::string& config_path) {
-  std::ifstream in(config_path, std::ios::binary);
-  if (!in) return io_error(config_path + ": cannot read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_g2_layout(ss.str(), config_path);
+  auto text = read_file(config_path);
+  if (!text) return io_error(config_path + ": cannot read");
+  return parse_g2_layout(*text, config_path);
 }
 
 Expected<G2LayoutInfo> parse_g2_layout(std::string_view json_text, const std::string& config_path) {

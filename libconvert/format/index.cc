@@ -1,12 +1,11 @@
 #include "libconvert/format/index.h"
 
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "libconvert/format/atomic_file.h"
+#include "libconvert/format/read_file.h"
 
 namespace g2 {
 
@@ -71,11 +70,9 @@ Expected<SafetensorsIndex> parse_safetensors_index(std::string_view text, const 
 }
 
 Expected<SafetensorsIndex> read_safetensors_index(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return io_error(path + ": cannot read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_safetensors_index(ss.str(), path);
+  auto text = read_file(path);
+  if (!text) return io_error(path + ": cannot read");
+  return parse_safetensors_index(*text, path);
 }
 
 std::string safetensors_index_json(const SafetensorsIndex& index) {

@@ -1,25 +1,13 @@
 #include "libconvert/format/tokenizer_ids.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "libconvert/format/read_file.h"
 
 namespace g2 {
 
 using nlohmann::json;
-
-namespace {
-
-std::optional<std::string> slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return std::nullopt;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 std::optional<int64_t> tok_json_max_id(std::string_view text) {
   json j = json::parse(text, nullptr, false);
@@ -87,7 +75,7 @@ std::optional<int64_t> tokenizer_max_id(const std::string& dir, std::string* whi
                                                     {"tokenizer.json", hf_tokenizer_max_id},
                                                     {"tokenizer.model", sentencepiece_max_id}};
   for (const auto& [name, read] : readers)
-    if (auto text = slurp(dir + "/" + name))
+    if (auto text = read_file(dir + "/" + name))
       if (auto id = read(*text)) {
         if (which) *which = name;
         return id;
