@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "kernels/codecs.h"
 
@@ -30,26 +31,19 @@ Digest128 finish(XXH3_state_t* s) {
   return Digest128{h.high64, h.low64};
 }
 
-template <class Codec>
-void count_codec(std::span<const uint8_t> b, NonFinite& out) {
-  const size_t n = b.size() / sizeof(Codec);
-  for (size_t i = 0; i < n; ++i) {
-    Codec c;
-    std::memcpy(&c, b.data() + i * sizeof(Codec), sizeof(Codec));
-    const float f = c.to_float();
-    out.nan += std::isnan(f);
-    out.inf += std::isinf(f);
-  }
-}
-
+// NaN and Inf among the elements of a native float type or of a codec struct (to_float()).
 template <class T>
-void count_native(std::span<const uint8_t> b, NonFinite& out) {
+void count_as(std::span<const uint8_t> b, NonFinite& out) {
   const size_t n = b.size() / sizeof(T);
   for (size_t i = 0; i < n; ++i) {
     T v;
     std::memcpy(&v, b.data() + i * sizeof(T), sizeof(T));
-    out.nan += std::isnan(v);
-    out.inf += std::isinf(v);
+    const auto f = [&] {
+      if constexpr (std::is_floating_point_v<T>) return v;
+      else return v.to_float();
+    }();
+    out.nan += std::isnan(f);
+    out.inf += std::isinf(f);
   }
 }
 
@@ -106,12 +100,12 @@ Digest128 model_digest(std::vector<NamedDigest> ts) {
 
 void count_nonfinite(DType dt, std::span<const uint8_t> b, NonFinite& out) {
   switch (dt) {
-    case DType::F64: return count_native<double>(b, out);
-    case DType::F32: return count_native<float>(b, out);
-    case DType::F16: return count_codec<f16>(b, out);
-    case DType::BF16: return count_codec<bf16>(b, out);
-    case DType::F8_E4M3: return count_codec<fp8_e4m3>(b, out);
-    case DType::F8_E5M2: return count_codec<fp8_e5m2>(b, out);
+    case DType::F64: return count_as<double>(b, out);
+    case DType::F32: return count_as<float>(b, out);
+    case DType::F16: return count_as<f16>(b, out);
+    case DType::BF16: return count_as<bf16>(b, out);
+    case DType::F8_E4M3: return count_as<fp8_e4m3>(b, out);
+    case DType::F8_E5M2: return count_as<fp8_e5m2>(b, out);
     default: return;  // integers and bool have no non-finite values
   }
 }
