@@ -88,39 +88,29 @@ std::string_view launcher_name(Launcher l) {
 Expected<DistEnv> parse_dist_env(const EnvLookup& get) {
   DistEnv env;
   constexpr int kMaxWorld = 1 << 16;
-  if (get("RANK") || get("WORLD_SIZE")) {
-    env.launcher = Launcher::Torchrun;
-    auto w = env_int(get, "WORLD_SIZE", 1, kMaxWorld);
+  // Each launcher's variables: world size, rank, local rank (default: the rank, one node).
+  struct Vars {
+    Launcher launcher;
+    const char *size, *rank, *local_rank;
+  };
+  static constexpr Vars kLaunchers[] = {
+      {Launcher::Torchrun, "WORLD_SIZE", "RANK", "LOCAL_RANK"},
+      {Launcher::Mpi, "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK"},
+      {Launcher::Mpi, "PMI_SIZE", "PMI_RANK", "MPI_LOCALRANKID"},
+  };
+  for (const Vars& l : kLaunchers) {
+    if (!get(l.rank) && !get(l.size)) continue;
+    env.launcher = l.launcher;
+    auto w = env_int(get, l.size, 1, kMaxWorld);
     if (!w) return w.error();
-    auto r = env_int(get, "RANK", 0, *w - 1);
+    auto r = env_int(get, l.rank, 0, *w - 1);
     if (!r) return r.error();
     env.world_size = *w;
     env.rank = *r;
-    auto lr = env_int_or(get, "LOCAL_RANK", 0, kMaxWorld, env.rank);  // single node: local = global
+    auto lr = env_int_or(get, l.local_rank, 0, kMaxWorld, env.rank);
     if (!lr) return lr.error();
     env.local_rank = *lr;
-  } else if (get("OMPI_COMM_WORLD_RANK") || get("OMPI_COMM_WORLD_SIZE")) {
-    env.launcher = Launcher::Mpi;
-    auto w = env_int(get, "OMPI_COMM_WORLD_SIZE", 1, kMaxWorld);
-    if (!w) return w.error();
-    auto r = env_int(get, "OMPI_COMM_WORLD_RANK", 0, *w - 1);
-    if (!r) return r.error();
-    env.world_size = *w;
-    env.rank = *r;
-    auto lr = env_int_or(get, "OMPI_COMM_WORLD_LOCAL_RANK", 0, kMaxWorld, env.rank);
-    if (!lr) return lr.error();
-    env.local_rank = *lr;
-  } else if (get("PMI_RANK") || get("PMI_SIZE")) {
-    env.launcher = Launcher::Mpi;
-    auto w = env_int(get, "PMI_SIZE", 1, kMaxWorld);
-    if (!w) return w.error();
-    auto r = env_int(get, "PMI_RANK", 0, *w - 1);
-    if (!r) return r.error();
-    env.world_size = *w;
-    env.rank = *r;
-    auto lr = env_int_or(get, "MPI_LOCALRANKID", 0, kMaxWorld, env.rank);
-    if (!lr) return lr.error();
-    env.local_rank = *lr;
+    break;
   }
   if (const char* f = get("G2_NCCL_ID_FILE"); f && *f) env.id_file = f;
   if (const char* a = get("MASTER_ADDR"); a && *a) env.master_addr = a;
