@@ -110,7 +110,7 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   std::string src_dir, dst_dir, layout_s, dtype_s = "keep", fp8_scale_s, to_s, config_path, mem_s = "512M", max_file_s = "5G";
   std::optional<int> tp, fp8_block;
   std::optional<int64_t> vocab;
-  bool dry_run = false, as_json = false, force = false;
+  bool dry_run = false, as_json = false, force = false, quiet = false;
   int threads = 1;
   app.add_option("SRC", src_dir, "source checkpoint directory (Grok-2 TP set, HF safetensors set, Grok-1 JAX dir)")->required();
   app.add_option("DST", dst_dir, "output directory (created; must be empty unless resuming or --force)")->required();
@@ -131,6 +131,7 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   app.add_option("--mem-limit", mem_s, "memory budget for tensor buffers, e.g. 512M, 2G (default 512M)");
   app.add_option("--max-file-size", max_file_s, "--layout hf: start a new file past this size (default 5G)");
   app.add_flag("--force", force, "overwrite a non-empty or different destination; allow trimming the vocab below the tokenizer");
+  app.add_flag("-q,--quiet", quiet, "nothing on stderr but errors (no progress, summary, quantisation table or notes)");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
 
   const auto mem = parse_size(mem_s);
@@ -177,8 +178,9 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   opt.force = force;
   opt.command.assign(argv, argv + argc);
   ProgressPrinter printer;
-  opt.progress = [&](const ExecProgress& p) { printer(p); };
-  std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s\n", desc.root.c_str(),
+  if (!quiet) opt.progress = [&](const ExecProgress& p) { printer(p); };
+  if (!quiet)
+    std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s\n", desc.root.c_str(),
                std::string(format_name((*src)->format())).c_str(), dst_dir.c_str(), plan->files.size(),
                human(plan->total_bytes()).c_str(), plan->tp, std::string(out_layout_name(plan->layout)).c_str(),
                std::string(dtype_target_name(plan->dtype)).c_str());
@@ -186,10 +188,11 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   if (!rep) return fail(rep.message(), rep.error().kind == ErrorKind::Internal ? 3 : 2);
 
   const double mibs = rep->seconds > 0 ? double(rep->bytes_written) / double(1 << 20) / rep->seconds : 0;
-  std::fprintf(stderr, "g2convert: done in %.2f s: %zu files written, %zu verified and kept%s, %s at %.0f MiB/s\n",
+  if (!quiet)
+    std::fprintf(stderr, "g2convert: done in %.2f s: %zu files written, %zu verified and kept%s, %s at %.0f MiB/s\n",
                rep->seconds, rep->files_written, rep->files_skipped, rep->resumed ? " (resumed)" : "",
                human(rep->bytes_written).c_str(), mibs);
-  if (!rep->quant.empty()) {
+  if (!quiet && !rep->quant.empty()) {
     std::fprintf(stderr, "quantisation error (%zu tensors, worst first):\n", rep->quant.size());
     std::fprintf(stderr, "  %-60s %-18s %12s %12s %10s\n", "tensor", "conversion", "max abs", "rel RMS", "cosine");
     for (size_t i = 0; i < rep->quant.size() && i < 8; ++i) {
@@ -198,7 +201,8 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
                    q.err.rel_rms(), q.err.cosine());
     }
   }
-  for (const auto& n : plan->notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  if (!quiet)
+    for (const auto& n : plan->notes) std::fprintf(stderr, "note: %s\n", n.c_str());
   if (as_json) {
     json j{{"source", desc.root}, {"dest", dst_dir}, {"tp", plan->tp}, {"layout", out_layout_name(plan->layout)},
            {"dtype", dtype_target_name(plan->dtype)}, {"files", plan->files.size() + plan->text_files.size() + rep->copied.size()},

@@ -26,7 +26,7 @@ using ojson = nlohmann::ordered_json;
 
 struct Options {
   std::string dir, config;
-  bool json = false, verify = false, digests = false;
+  bool json = false, verify = false, digests = false, quiet = false;
 };
 
 struct Row {
@@ -86,7 +86,7 @@ int input_error(const Options& o, const std::string& msg) {
 }
 
 int run(const Options& o) {
-  const bool tty = isatty(STDERR_FILENO);
+  const bool tty = isatty(STDERR_FILENO) && !o.quiet;  // progress only on a terminal
   auto opened = open_checkpoint(o.dir, o.config);
   if (!opened) return input_error(o, opened.message());
   const TensorSource& src = **opened;
@@ -243,6 +243,7 @@ int main(int argc, char** argv) {
   app.add_flag("--digests", o.digests, "print each tensor's layout-independent XXH3-128 and the model digest");
   app.add_flag("--verify", o.verify,
                "read every tensor fully (count NaN/Inf in float tensors) and check g2manifest.json if present");
+  app.add_flag("-q,--quiet", o.quiet, "no progress on stderr");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
   return g2::run(o);
 }
