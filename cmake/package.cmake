@@ -7,9 +7,11 @@
 # Bundled shared libraries rather than static linking: Debian ships no static libsentencepiece,
 # and a static OpenBLAS would drag in static libgfortran/libquadmath from the compiler; copying
 # the .so files the tools were linked and tested with is one mechanism for every dependency.
-# libstdc++ and libgcc_s are bundled too (an older distribution's are too old for GCC 12
-# binaries); glibc is not (it must match the kernel interface and ld.so), so the tarball needs
-# the glibc it was built against or newer (tests/cli/package_tarball.sh prints the version).
+# Not bundled: glibc (it goes with ld.so and the kernel), and libstdc++/libgcc_s: Debian 12's
+# libstdc++ itself needs glibc 2.36, while the tools and libraries need only 2.34 and a
+# libstdc++ from GCC 12 (GLIBCXX_3.4.30), which Ubuntu 22.04 (glibc 2.35) has: bundling it would
+# shut out such hosts. So the tarball runs on glibc >= 2.34 with GCC 12's libstdc++ (Debian 12,
+# Ubuntu 22.04, Fedora 36 and later); tests/cli/package_tarball.sh checks these floors.
 # Both packages hold CPU-only tools (G2_PACKAGE_TOOLS): a CUDA build needs the cluster's own
 # CUDA runtime, so GPU users build from source (README "Install").
 set(_g2_package_exes "")
@@ -20,8 +22,9 @@ install(CODE "set(G2_PACKAGE_EXES \"${_g2_package_exes}\")" COMPONENT bundled_li
 install(CODE [[
   file(GET_RUNTIME_DEPENDENCIES EXECUTABLES ${G2_PACKAGE_EXES}
        RESOLVED_DEPENDENCIES_VAR _deps UNRESOLVED_DEPENDENCIES_VAR _missing
-       # glibc and the loader stay the system's
-       PRE_EXCLUDE_REGEXES "^ld-linux" "^linux-vdso" "^lib(c|m|dl|rt|pthread|resolv|util)\\.so")
+       # glibc, the loader and the C++ runtime stay the system's (see above)
+       PRE_EXCLUDE_REGEXES "^ld-linux" "^linux-vdso" "^lib(c|m|dl|rt|pthread|resolv|util)\\.so"
+                           "^libstdc\\+\\+\\.so" "^libgcc_s\\.so")
   if(_missing)
     message(FATAL_ERROR "g2kit tarball: cannot resolve shared libraries ${_missing}")
   endif()
@@ -59,6 +62,7 @@ else()
   set(CPACK_COMPONENTS_ALL package_tools data bundled_libs)
   set(CPACK_PACKAGE_FILE_NAME g2kit-${PROJECT_VERSION}-${G2_PACKAGE_SYSTEM})
   set(CPACK_INCLUDE_TOPLEVEL_DIRECTORY ON)
+  set(CPACK_COMPONENT_INCLUDE_TOPLEVEL_DIRECTORY ON)
 endif()
 ")
 include(CPack)

@@ -16,7 +16,8 @@ deb=$(ls "$OUT"/g2kit_"$version"_*.deb 2>/dev/null | head -1 || true)
 tgz=$OUT/g2kit-$version-linux-$(uname -m).tar.gz
 # Up to date: both exist and nothing they are made of is newer (tools, configs, docs, cpack setup).
 if [ -n "$deb" ] && [ -f "$tgz" ] && [ -f "$OUT/.stamp" ] &&
-   [ -z "$(find "$BUILD/bin" "$BUILD/bin-cpu" "$SRC/configs" "$SRC/README.md" "$SRC/MIGRATION.md" "$BUILD/CPackConfig.cmake" \
+   [ -z "$(find "$BUILD/bin" "$BUILD/bin-cpu" "$SRC/configs" "$SRC/README.md" "$SRC/MIGRATION.md" "$SRC/cmake" \
+              "$BUILD/CPackConfig.cmake" "$BUILD/g2kitCPackOptions.cmake" \
               -newer "$OUT/.stamp" -print -quit 2>/dev/null)" ]; then
   echo "$deb"; echo "$tgz"; exit 0
 fi
