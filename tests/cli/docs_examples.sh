@@ -14,6 +14,16 @@
 # Expected exit: 0, unless the example's comment says `exit N` (e.g. a g2diff that must find a
 # parity failure: `# exit 1`); anything else fails, and 2 (usage or input error) always does.
 #
+# The stand-ins carry the tiny test tokenizers (tests/tokenizer/fixtures.sh): grok-1 a
+# tokenizer.model, grok-2 a tokenizer.tok.json, so `--prompt` examples run.
+#
+# README's "## Install" section is run differently: each ```sh block there is one bash script,
+# run from the repository with HOME set to a scratch folder (so `~/opt`, `~/.local` land there)
+# and these substitutions for what needs the build under test or root: `make package` ->
+# scripts/package.sh on that build; `make build` -> a check that it is built; `build/` -> that
+# build folder; `sudo apt install ./X.deb` -> `dpkg-deb -x X.deb` into the scratch folder with
+# its usr/bin put first on PATH (the runtime libraries its Depends name are installed here).
+#
 # Flags: every --flag in an example, and every flag in README's "`<tool>` flags" tables, must
 # appear in that tool's --help (failure); flags in --help missing from README's table are
 # printed as warnings.
@@ -37,8 +47,9 @@ has_flag() { grep -qxF -- "$2" <<<"${HELP[$1]}"; }
 # --- extract examples: one per line, "FILE<TAB>expected exit<TAB>command" ---
 extract() {
   awk -v file="$1" '
+    /^## / { install = ($0 ~ /^## Install/) }
     /^```/ { if (in_block) { in_block = 0 } else { in_block = 1; sh = ($0 ~ /^```(sh|bash)[[:space:]]*$/) } next }
-    in_block && sh {
+    in_block && sh && !install {
       if (cont != "") { line = cont " " $0 } else if ($0 ~ /^(g2convert|g2diff|g2inspect|g2synth) /) { line = $0 } else next
       if (line ~ /\\[[:space:]]*$/) { sub(/\\[[:space:]]*$/, "", line); cont = line; next }
       cont = ""
@@ -58,6 +69,10 @@ mkdir -p "$T/data" "$T/work"
   || { echo "docs_examples: g2synth grok-1 failed"; exit 1; }
 "$G2_BIN_DIR/g2synth" --config "$G2_SOURCE_DIR/configs/grok-2-tiny.json" --format grok2-tp --tp 8 --out "$T/data/grok-2" >/dev/null \
   || { echo "docs_examples: g2synth grok-2 failed"; exit 1; }
+BUILD=$(cd "$G2_BIN_DIR/.." && pwd)
+FIX=$(bash "$G2_SOURCE_DIR/tests/tokenizer/fixtures.sh" "$BUILD") || { echo "docs_examples: tokenizer fixtures failed"; exit 1; }
+cp "$FIX/sentencepiece/tokenizer.model" "$T/data/grok-1/"
+cp "$FIX/tiktoken/tokenizer.tok.json" "$T/data/grok-2/"
 
 rewrite() {  # command -> command for the tiny data
   sed -E -e "s#configs/grok-1\.json#configs/grok-1-tiny.json#g" -e "s#configs/grok-2\.json#configs/grok-2-tiny.json#g" \
@@ -67,7 +82,7 @@ rewrite() {  # command -> command for the tiny data
 n=0
 for i in "${!EXAMPLES[@]}"; do
   IFS=$'\t' read -r file expect doc <<<"${EXAMPLES[$i]}"
-  read -r -a words <<<"$(rewrite "$doc")"
+  mapfile -t words < <(xargs printf '%s\n' <<<"$(rewrite "$doc")")   # words, "quoted" ones whole
   tool=${words[0]}
   for w in "${words[@]:1}"; do
     flag=${w%%=*}
@@ -109,6 +124,35 @@ for i in "${!EXAMPLES[@]}"; do
   fi
 done
 
+# --- README "## Install": each ```sh block as one script (substitutions: see the top) ---
+install_blocks() {
+  awk '/^## / { install = ($0 ~ /^## Install/) }
+       /^```/ { if (in_block) { in_block = 0; if (sh && install) print "\x1e" } else { in_block = 1; sh = ($0 ~ /^```(sh|bash)[[:space:]]*$/) } next }
+       in_block && sh && install' "$G2_SOURCE_DIR/README.md"
+}
+mkdir -p "$T/home"
+nb=0
+while IFS= read -r -d $'\x1e' block; do
+  block=${block#$'\n'}
+  [ -n "$block" ] || continue
+  nb=$((nb + 1))
+  script=$(sed -E -e "s#^make package\$#bash '$G2_SOURCE_DIR/scripts/package.sh' '$BUILD' >/dev/null#" \
+                  -e "s#^make build\$#test -x '$BUILD/bin/g2diff'#" \
+                  -e "s#^sudo apt install (\./)?build/(\S+\.deb)\$#dpkg-deb -x '$BUILD/'\2 \"\$HOME/debroot\" \&\& export PATH=\"\$HOME/debroot/usr/bin:\$PATH\"#" \
+                  -e "s#(^| )(\./)?build/#\1$BUILD/#g" -e "s#(^| )build( |\$)#\1$BUILD\2#g" <<<"$block")
+  t0=$(date +%s%N)
+  (cd "$G2_SOURCE_DIR" && HOME="$T/home" bash -euo pipefail -c "$script") >"$T/out" 2>&1
+  rc=$?
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if [ $rc -eq 0 ]; then
+    echo "docs_examples: ok (exit 0, $ms ms) README.md Install block $nb: $(head -1 <<<"$block") ..."
+  else
+    fail "README.md Install block $nb exited $rc:"$'\n'"$script"
+    tail -8 "$T/out" | sed 's/^/    /'
+  fi
+done < <(install_blocks)
+[ $nb -ge 3 ] || fail "README.md's Install section has $nb sh blocks (expected the .deb, tarball and source ones)"
+
 # --- README flag tables ("### `g2convert` flags" then | `--flag ...` | rows) vs --help ---
 declare -A TABLE
 current=""
@@ -129,5 +173,5 @@ for t in $TOOLS; do
   done
 done
 
-echo "docs_examples: $n examples run, $failures failures"
+echo "docs_examples: $n examples and $nb Install blocks run, $failures failures"
 [ $failures -eq 0 ]
