@@ -37,6 +37,10 @@ install(CODE [[
   endforeach()
 ]] COMPONENT bundled_libs EXCLUDE_FROM_ALL)
 
+# cpack runs the `preinstall` target; without this it builds `all` first, which inside ctest
+# (the package tests call scripts/package.sh) could relink tools other tests are running.
+# `make package` builds before packaging; `cmake --install` never builds.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 set(CPACK_PACKAGE_NAME g2kit)
 set(CPACK_PACKAGE_VENDOR g2kit)
 set(CPACK_PACKAGE_CONTACT "g2kit maintainers")

@@ -1,6 +1,6 @@
 // Grok-2's tokenizer.tok.json, read the way SGLang reads it: sgl-project/sglang
-// python/sglang/srt/tokenizer/tiktoken_tokenizer.py (commit 1e95018, `TiktokenTokenizer`),
-// which builds a tiktoken.Encoding from the file:
+// python/sglang/srt/tokenizer/tiktoken_tokenizer.py (`TiktokenTokenizer`, the same at commits
+// 1e95018 and 323c608), which builds a tiktoken.Encoding from the file:
 //   - `regular_tokens` / `special_tokens`: lists of {"bytes": [b, ...], "token": id}; a regular
 //     token's id is its merge rank, a special token's bytes are its UTF-8 text;
 //   - `word_split` must be "V1", which selects SGLang's PAT_STR_B split pattern; a `pat_str`
