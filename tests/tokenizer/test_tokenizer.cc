@@ -90,6 +90,15 @@ void expect_matches_oracle(const Tokenizer& tok, const json& side) {
     EXPECT_EQ(tok.token_text(id), bytes_of(side["token_bytes"][size_t(id)])) << "id " << id;
 }
 
+// The fixture tokenizer in `sub` (open_tokenizer, as g2diff finds it), of kind `sub`.
+std::unique_ptr<Tokenizer> fixture_tokenizer(const std::string& sub) {
+  auto tok = open_tokenizer(fixtures() + "/" + sub);
+  EXPECT_TRUE(tok.ok()) << tok.message();
+  if (!tok) return nullptr;
+  EXPECT_EQ((*tok)->kind(), sub);
+  return std::move(*tok);
+}
+
 TEST(Tokenizer, FixturesBuilt) {
   ASSERT_FALSE(fixtures().empty()) << "tests/tokenizer/fixtures.sh failed (needs the venv of scripts/setup-python.sh)";
   ASSERT_TRUE(oracle().is_object());
@@ -98,33 +107,31 @@ TEST(Tokenizer, FixturesBuilt) {
 
 TEST(Tokenizer, SentencePieceIdsMatchPython) {
   ASSERT_FALSE(fixtures().empty());
-  auto tok = open_tokenizer(fixtures() + "/sentencepiece");
-  ASSERT_TRUE(tok.ok()) << tok.message();
-  EXPECT_EQ((*tok)->kind(), "sentencepiece");
-  expect_matches_oracle(**tok, oracle()["sentencepiece"]);
+  auto tok = fixture_tokenizer("sentencepiece");
+  ASSERT_TRUE(tok);
+  expect_matches_oracle(*tok, oracle()["sentencepiece"]);
 }
 
 TEST(Tokenizer, TokJsonIdsMatchTiktokenAsSglangBuildsIt) {
   ASSERT_FALSE(fixtures().empty());
-  auto tok = open_tokenizer(fixtures() + "/tiktoken");
-  ASSERT_TRUE(tok.ok()) << tok.message();
-  EXPECT_EQ((*tok)->kind(), "tiktoken");
-  expect_matches_oracle(**tok, oracle()["tiktoken"]);
+  auto tok = fixture_tokenizer("tiktoken");
+  ASSERT_TRUE(tok);
+  expect_matches_oracle(*tok, oracle()["tiktoken"]);
   // SGLang's allowed set: <|separator|> is one token, <|notallowed|> is plain text.
-  auto sep = (*tok)->encode("<|separator|>");
+  auto sep = tok->encode("<|separator|>");
   ASSERT_TRUE(sep.ok());
   EXPECT_EQ(sep->size(), 1u);
-  auto other = (*tok)->encode("<|notallowed|>");
+  auto other = tok->encode("<|notallowed|>");
   ASSERT_TRUE(other.ok());
   EXPECT_GT(other->size(), 1u);
 }
 
 TEST(Tokenizer, TextThatIsNotUtf8IsRefused) {
   ASSERT_FALSE(fixtures().empty());
-  for (const char* sub : {"/sentencepiece", "/tiktoken"}) {
-    auto tok = open_tokenizer(fixtures() + sub);
-    ASSERT_TRUE(tok.ok());
-    auto ids = (*tok)->encode(std::string("ab\xff\xfe", 4));
+  for (const char* sub : {"sentencepiece", "tiktoken"}) {
+    auto tok = fixture_tokenizer(sub);
+    ASSERT_TRUE(tok);
+    auto ids = tok->encode(std::string("ab\xff\xfe", 4));
     ASSERT_FALSE(ids.ok()) << sub;
     EXPECT_NE(ids.message().find("not valid UTF-8"), std::string::npos) << ids.message();
   }
