@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD := build
 
-.PHONY: demo test deps python build bench fuzz asan clean
+.PHONY: demo test deps python build package bench fuzz asan clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -17,6 +17,10 @@ build: deps
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
+
+# The .deb and the relocatable tarball, into build/packages/ (cmake/package.cmake; README "Install").
+package: build
+	@bash scripts/package.sh $(BUILD)
 
 test: build python
 	@ctest --preset ci -j $(JOBS)

@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output directory")->required();
   app.add_option("--max-shard-mb", max_shard_mb, "hf: start a new file before this size (MiB)")->capture_default_str();
   app.add_flag("--force", force, "replace the files of an earlier output in --out");
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "print nothing but errors");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
 
   auto cfg = g2::load_model_config(config);
@@ -104,6 +106,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "g2synth: %s\n", st.message().c_str());
     return 2;
   }
-  std::printf("g2synth: wrote %s (%s, seed %llu)\n", out.c_str(), format.c_str(), (unsigned long long)seed);
+  if (!quiet) std::printf("g2synth: wrote %s (%s, seed %llu)\n", out.c_str(), format.c_str(), (unsigned long long)seed);
   return 0;
 }
