@@ -166,10 +166,14 @@ step_golden() {
   run "$BIN/g2synth" --config "$c1" --format grok1-jax --seed 1 --out "$D/g1tiny" --force || return 1
   # Grok-1 as a TP set: upgraded to the Grok-2 layout at TP 8 (its function is Grok-1's)
   run "$BIN/g2convert" "$D/g1tiny" "$D/g1tiny-tp8" --to grok2 --tp 8 --layout rank --config "$c1" --force || return 1
+  # f32 precision: g2diff's f32 preset decides. Reference precision: g2diff runs with the
+  # loose aggregate fp8 preset (no element bound) and gpu_check.py judges its JSON by the
+  # self-check's reference bound (rel RMS <= 1e-2, cosine >= 0.9999, router / top-1 >= 0.9):
+  # a 1-ulp summation-order difference before a bf16 rounding point is a whole bf16 step.
   local mode tol
   for mode in f32 reference; do
     tol=f32
-    [ "$mode" = reference ] && tol=bf16   # bf16 rounding points turn ulps into bf16 steps
+    [ "$mode" = reference ] && tol=fp8
     compare "$g" "grok2-$mode-merged" "$tol" "$D/g2tiny" --mode "$mode" || return 1
     compare "$g" "grok2-$mode-tp8" "$tol" "$D/g2tiny" --mode "$mode" --tp-exec || return 1
     compare "$g" "grok1-$mode-merged" "$tol" "$D/g1tiny" --config "$c1" --mode "$mode" || return 1
@@ -179,7 +183,7 @@ step_golden() {
   run "$BIN/g2diff" "$D/g2tiny" --reference "$gold/grok2-tiny.numpy.safetensors.zst" --tolerance f32 --backend cuda -q \
     --json "$g/json/grok2-f32-vs-numpy.json" || return 1
   run "$BIN/g2diff" "$D/g1tiny" --config "$c1" --mode reference --reference "$gold/grok1-tiny.jax.safetensors.zst" \
-    --tolerance bf16 --backend cuda -q --json "$g/json/grok1-reference-vs-jax.json" || return 1
+    --tolerance fp8 --backend cuda -q --json "$g/json/grok1-reference-vs-jax.json" || return 1
   run_to "$F/golden.detail" "$PY" "$G2PY" diff-summary "$g/json" --fig "$F/golden.json"
 }
 

@@ -28,7 +28,7 @@ expect_rc 0 "$W/dry.txt" env GPU_CHECK_WORK="$W/never" bash "$KIT" --dry-run
 for want in "gpu-probe.cu" "-DCMAKE_CUDA_ARCHITECTURES=90" "-DCMAKE_BUILD_TYPE=Release" \
             "--target test_gpu g2diff g2synth g2convert bench_layer_gpu" "ctest --test-dir" "-L gpu" \
             "gtest-skips" "--backend cuda --tolerance f32" "--mode reference --tp-exec" \
-            "grok1-tiny.jax.safetensors.zst" "--fp8-scale block --fp8-block 128" "--dist --tolerance f32" \
+            "--backend cuda --tolerance fp8" "grok1-tiny.jax.safetensors.zst" "--fp8-scale block --fp8-block 128" "--dist --tolerance f32" \
             "WORLD_SIZE=2" "bench_layer_gpu --reps 2" " 1 8 128"; do
   grep -qF -- "$want" "$W/dry.txt" || { cat "$W/dry.txt"; fail "--dry-run does not show: $want"; }
 done
@@ -125,6 +125,21 @@ grep -q "1/1 comparisons pass" "$W/d.txt" || fail "$(cat "$W/d.txt")"
 "$PY" -c "import json; r=json.load(open('$W/j/tp.json')); r['pass']=False; json.dump(r, open('$W/j/bad.json','w'))"
 expect_rc 1 "$W/d.txt" $CK diff-summary "$W/j"
 mkdir -p "$W/none" && expect_rc 1 "$W/d.txt" $CK diff-summary "$W/none"   # nothing compared: no pass
+# reference precision: judged on aggregates, whatever g2diff's own (loose) preset said
+mkdir -p "$W/r"
+"$G2_BIN_DIR/g2diff" "$W/t" --layers 0 --mode reference --record "$W/tr.safetensors" -q >/dev/null
+"$G2_BIN_DIR/g2diff" "$W/t" --layers 0 --mode reference --tp-exec --reference "$W/tr.safetensors" --tolerance fp8 -q \
+  --json "$W/r/ref.json" >/dev/null
+expect_rc 0 "$W/d.txt" $CK diff-summary "$W/r" --fig "$W/r.json"
+[ "$(json "$W/r.json" 'd["comparisons"][0]["judged_by"]')" = "aggregate reference bound" ] || fail "$(cat "$W/r.json")"
+"$PY" - "$W/r/ref.json" <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["layers"][0]["residual"]["rel_rms"] = 0.02   # twice the bound; g2diff's fp8 preset still passed it
+r["pass"] = True
+json.dump(r, open(sys.argv[1], "w"))
+PYEOF
+expect_rc 1 "$W/d.txt" $CK diff-summary "$W/r"
 
 # --- the JSON writer and the table -------------------------------------------------------------
 K=$W/fake
@@ -141,7 +156,11 @@ expect_rc 0 "$W/r.txt" $CK report --work "$K" --out "$W/rep"
 [ "$(json "$W/rep/gpu-check.json" 'd["steps"][7]["figures"]["rows"][0]["gpu_over_bound"], d["seconds"]')" = "(185.0, 306.7)" ] ||
   fail "figures or total seconds"
 grep -q "^g2kit GPU check: NVIDIA H100 80GB HBM3 (sm_90, 79.2 GiB) x1, driver 580.65.06 (CUDA 13.0)" "$W/rep/gpu-check.txt" || fail "$(cat "$W/rep/gpu-check.txt")"
-grep -q "^total      FAIL" "$W/rep/gpu-check.txt" || fail "the total row"
+grep -q "^total      FAIL        306.7  failed at step timing$" "$W/rep/gpu-check.txt" || fail "the total row"
+printf 'deps\tpass\t200.0\tslow\n' >>"$K/steps.tsv"   # 506.7 s: over the 8-minute design budget
+$CK report --work "$K" --out "$W/rep2" >/dev/null
+grep -q "^total      FAIL        506.7  failed at step timing; over the 8-minute budget$" "$W/rep2/gpu-check.txt" ||
+  fail "the budget note: $(grep ^total "$W/rep2/gpu-check.txt")"
 grep -qE "^ +1 +500.0 +50.0 +0.10 +3.50 +1300 +2.70 +185.0" "$W/rep/gpu-check.txt" || fail "the timing row: $(cat "$W/rep/gpu-check.txt")"
 cmp -s "$W/r.txt" <(cat "$W/rep/gpu-check.txt"; echo "gpu-check: wrote $W/rep/gpu-check.json") || fail "stdout differs from gpu-check.txt"
 echo "gpu_check: ok"

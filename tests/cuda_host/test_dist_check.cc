@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "libmodel/cuda/host/dist_check.h"
+#include "tests/model/delegating_weights.h"
 #include "tests/model/model_fixtures.h"
 #include "tests/model/thread_group.h"
 
@@ -46,26 +47,18 @@ class RankBackend final : public ThreadRankBackend {
   int gemms_ = 0;
 };
 
-// Fails every read of layer 0's q projection: the rank cannot even run the CPU reference.
-class BrokenWeights final : public WeightSource {
+// Fails every read of the q projection: the rank cannot even run the CPU reference.
+class BrokenWeights final : public DelegatingWeights {
  public:
-  explicit BrokenWeights(WeightSource& w) : w_(w) {}
-  const ModelConfig& config() const override { return w_.config(); }
-  Family family() const override { return w_.family(); }
+  using DelegatingWeights::DelegatingWeights;
   Expected<Matrix> matrix(Role role, int layer, int expert, bool exact) override {
     if (role == Role::AttnQ) return io_error("q_proj.weight: read error (test)");
-    return w_.matrix(role, layer, expert, exact);
+    return inner_.matrix(role, layer, expert, exact);
   }
   std::optional<StoredWeight> stored(Role role, int layer, int expert) override {
     if (role == Role::AttnQ) return std::nullopt;  // falls back to matrix(), which fails
-    return w_.stored(role, layer, expert);
+    return inner_.stored(role, layer, expert);
   }
-  Expected<Matrix> embedding_rows(std::span<const int32_t> t) override { return w_.embedding_rows(t); }
-  Expected<Matrix> output_rows(int64_t b, int64_t e) override { return w_.output_rows(b, e); }
-  std::string describe() const override { return "broken"; }
-
- private:
-  WeightSource& w_;
 };
 
 struct Outcome {

@@ -8,6 +8,7 @@
 #include "libmodel/backend.h"
 #include "libmodel/cuda/host/self_check.h"
 #include "tests/model/delegating_backend.h"
+#include "tests/model/delegating_weights.h"
 #include "tests/model/model_fixtures.h"
 
 namespace g2 {
@@ -59,23 +60,20 @@ class FaultyBackend final : public DelegatingBackend {
   Fault f_;
 };
 
-// Records which layers the forward asked for.
-class LayerSpy final : public WeightSource {
+// Records which layers the forward asked for (dequantized or as stored views).
+class LayerSpy final : public DelegatingWeights {
  public:
-  explicit LayerSpy(WeightSource& w) : w_(w) {}
-  const ModelConfig& config() const override { return w_.config(); }
-  Family family() const override { return w_.family(); }
+  using DelegatingWeights::DelegatingWeights;
   Expected<Matrix> matrix(Role role, int layer, int expert, bool exact) override {
     layers.insert(layer);
-    return w_.matrix(role, layer, expert, exact);
+    return inner_.matrix(role, layer, expert, exact);
   }
-  Expected<Matrix> embedding_rows(std::span<const int32_t> t) override { return w_.embedding_rows(t); }
-  Expected<Matrix> output_rows(int64_t b, int64_t e) override { return w_.output_rows(b, e); }
+  std::optional<StoredWeight> stored(Role role, int layer, int expert) override {
+    layers.insert(layer);
+    return inner_.stored(role, layer, expert);
+  }
   std::string describe() const override { return "spy"; }
   std::set<int> layers;
-
- private:
-  WeightSource& w_;
 };
 
 const std::vector<int32_t> kTokens = {5, 17, 3, 42, 9, 1};
