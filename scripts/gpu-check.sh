@@ -8,7 +8,8 @@
 #              and runs a kernel on every device (cudaGetErrorString, exit 2 on failure)
 #   deps       the bundle unpacked into a private prefix, GoogleTest built (gpu-prefix.sh)
 #   build      Release, all cores, only the targets the check runs, for the device's sm
-#   gpu-tests  ctest -L gpu; test_gpu's own report is counted: an unexpected skip fails
+#   gpu-tests  ctest -L gpu (and cuda_nodevice); test_gpu's own report is counted: an
+#              unexpected skip fails
 #   golden     g2diff --backend cuda vs the CPU on the tiny Grok-1/Grok-2 checkpoints (f32 and
 #              reference modes, merged and --tp-exec) and vs the golden reference activations
 #   wide       the same on a Grok-2-width one-layer set, BF16 and FP8 block-128
@@ -130,7 +131,8 @@ step_build() {
   [ -n "$nccl" ] && args+=("-DG2_NCCL_ROOT=$nccl")
   run cmake -S "$ROOT" -B "$B" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DG2_CUDA=ON -DG2_WERROR=OFF -DG2_TESTS=ON \
     -DCMAKE_CUDA_COMPILER="$NVCC" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" "${args[@]}" || return 1
-  run cmake --build "$B" -j "$JOBS" --target test_gpu g2diff g2synth g2convert bench_layer_gpu || return 1
+  run cmake --build "$B" -j "$JOBS" --target test_gpu test_cuda_nodevice g2diff g2synth g2convert bench_layer_gpu ||
+    return 1
   [ "$DRY" = 1 ] && return 0
   local has_nccl=yes
   grep -q '^G2_NCCL_LIB:FILEPATH=.*NOTFOUND' "$B/CMakeCache.txt" && has_nccl=no
@@ -139,12 +141,13 @@ step_build() {
 }
 
 step_gpu_tests() {
-  rm -f "$F/test_gpu.gtest.json"
-  # ctest reports a suite whose every test skipped as "Skipped" and exits 0: count in the
-  # binary's own report instead.
-  run env GTEST_OUTPUT="json:$F/test_gpu.gtest.json" ctest --test-dir "$B" -L gpu --output-on-failure --timeout 300 ||
-    return 1
-  run_to "$F/gpu-tests.detail" "$PY" "$G2PY" gtest-skips "$F/test_gpu.gtest.json" --gpus "$NGPU" --fig "$F/gpu-tests.json"
+  run rm -rf "$F/gtest"
+  # The device tests (label gpu) and the CUDA build's device-free ones (label cuda_nodevice,
+  # which take their with-a-device branch here). ctest reports a suite whose every test
+  # skipped as "Skipped" and exits 0: the skips are counted in test_gpu's own report.
+  run env GTEST_OUTPUT="json:$F/gtest/" ctest --test-dir "$B" -L 'gpu|cuda_nodevice' --output-on-failure \
+    --timeout 300 || return 1
+  run_to "$F/gpu-tests.detail" "$PY" "$G2PY" gtest-skips "$F/gtest/test_gpu.json" --gpus "$NGPU" --fig "$F/gpu-tests.json"
 }
 
 # compare DIR NAME TOL SET ARGS...: the CPU records SET, then the CUDA backend is compared
@@ -306,8 +309,9 @@ do_step() {
   echo "== gpu-check: $STEP ($(date +%T))"
   rm -f "$F/$STEP.detail" "$F/$STEP.skip" "$F/$STEP.json"
   t0=$(date +%s.%N)
-  "$fn" > >(tee "$WORK/logs/$STEP.log") 2>&1
-  rc=$?
+  # a subshell: a step talks to later ones only through files (probe.env, deps.env, figures/)
+  ("$fn") 2>&1 | tee "$WORK/logs/$STEP.log"
+  rc=${PIPESTATUS[0]}
   t1=$(date +%s.%N)
   status=pass
   detail=$(head -1 "$F/$STEP.detail" 2>/dev/null)

@@ -26,7 +26,8 @@ expect_rc 0 "$W/dry.txt" env GPU_CHECK_WORK="$W/never" bash "$KIT" --dry-run
 [ "$(grep -o '^\[[a-z-]*\]' "$W/dry.txt" | tr -d '[]' | tr '\n' ' ')" = \
   "driver deps build gpu-tests golden wide dist timing " ] || { cat "$W/dry.txt"; fail "steps missing or out of order"; }
 for want in "gpu-probe.cu" "-DCMAKE_CUDA_ARCHITECTURES=90" "-DCMAKE_BUILD_TYPE=Release" \
-            "--target test_gpu g2diff g2synth g2convert bench_layer_gpu" "ctest --test-dir" "-L gpu" \
+            "--target test_gpu test_cuda_nodevice g2diff g2synth g2convert bench_layer_gpu" "ctest --test-dir" \
+            "-L gpu\\|cuda_nodevice" "GTEST_OUTPUT=json:" \
             "gtest-skips" "--backend cuda --tolerance f32" "--mode reference --tp-exec" \
             "--backend cuda --tolerance fp8" "grok1-tiny.jax.safetensors.zst" "--fp8-scale block --fp8-block 128" "--dist --tolerance f32" \
             "WORLD_SIZE=2" "bench_layer_gpu --reps 2" " 1 8 128"; do

@@ -175,7 +175,6 @@ TEST(CudaOps, OutOfMemoryIsADeviceErrorNotAnAbort) {
   } catch (const DeviceError& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find("cannot allocate 17592186044416 bytes"), std::string::npos) << m;
-    EXPECT_NE(m.find("out of memory"), std::string::npos) << m;
   }
   auto x = both(*b.cpu, *b.gpu, randn(64, 5));
   EXPECT_EQ(fetch(*b.gpu, x.gpu), fetch(*b.cpu, x.cpu));
