@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "libmodel/cuda/host/dist_check.h"
-#include "tests/model/delegating_weights.h"
 #include "tests/model/model_fixtures.h"
 #include "tests/model/thread_group.h"
 

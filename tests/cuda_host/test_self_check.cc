@@ -8,7 +8,6 @@
 #include "libmodel/backend.h"
 #include "libmodel/cuda/host/self_check.h"
 #include "tests/model/delegating_backend.h"
-#include "tests/model/delegating_weights.h"
 #include "tests/model/model_fixtures.h"
 
 namespace g2 {

@@ -6,27 +6,19 @@
 namespace g2 {
 namespace {
 
-// The model cut after layer 0: same weights, a config with one layer, so run_forward goes
-// layer 0 -> final norm -> logits.
-class FirstLayerWeights final : public WeightSource {
+// The model cut after layer 0: same weights (stored views included: without them the
+// forward would fall back to matrix() and the self-check would never run
+// Backend::matmul_stored, the path the real run multiplies by), a config with one layer, so
+// run_forward goes layer 0 -> final norm -> logits.
+class FirstLayerWeights final : public DelegatingWeights {
  public:
-  explicit FirstLayerWeights(WeightSource& inner) : inner_(inner), c_(inner.config()) { c_.num_hidden_layers = 1; }
+  explicit FirstLayerWeights(WeightSource& inner) : DelegatingWeights(inner), c_(inner.config()) {
+    c_.num_hidden_layers = 1;
+  }
   const ModelConfig& config() const override { return c_; }
-  Family family() const override { return inner_.family(); }
-  Expected<Matrix> matrix(Role role, int layer, int expert, bool exact_int8) override {
-    return inner_.matrix(role, layer, expert, exact_int8);
-  }
-  // The stored views too: without them the forward would fall back to matrix() and the
-  // self-check would never run Backend::matmul_stored, the path the real run multiplies by.
-  std::optional<StoredWeight> stored(Role role, int layer, int expert) override {
-    return inner_.stored(role, layer, expert);
-  }
-  Expected<Matrix> embedding_rows(std::span<const int32_t> tokens) override { return inner_.embedding_rows(tokens); }
-  Expected<Matrix> output_rows(int64_t begin, int64_t end) override { return inner_.output_rows(begin, end); }
   std::string describe() const override { return inner_.describe() + " (layer 0 only)"; }
 
  private:
-  WeightSource& inner_;
   ModelConfig c_;
 };
 
