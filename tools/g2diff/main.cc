@@ -271,7 +271,7 @@ int run(int argc, char** argv) {
     if (bside && a->tp != tp)
       return fail_input("--dist: A has tp " + std::to_string(a->tp) + " and B tp " + std::to_string(tp) +
                         "; both must be TP sets of the world size (or record A with --record, then use --reference)");
-    auto g = join_tp_group(*a->w, tokens, tp);  // self-checked on A's layer 0
+    auto g = join_tp_group(bside ? *bside->w : *a->w, tokens, tp, opt);  // self-checked as it will run
     if (!g) return fail_input(g.message());
     be = std::move(g->backend);
     rank = g->rank;
@@ -281,8 +281,13 @@ int run(int argc, char** argv) {
     }
   } else if (backend_s == "cuda") {
 #if defined(G2_HAVE_CUDA)
-    // Self-checked against the CPU backend on A's layer 0 and logits before it is trusted.
-    auto cb = make_verified_cuda_backend(*a->w, tokens, device);
+    // Self-checked against the CPU backend on layer 0 and the logits before it is trusted, on
+    // the checkpoint and with the options the run uses (B if given; precision, TP, stored weights).
+    Side& checked = bside ? *bside : *a;
+    SelfCheckOptions sc;
+    sc.forward = opt;
+    sc.forward.tp = tp_exec && checked.tp > 1 ? checked.tp : 1;
+    auto cb = make_verified_cuda_backend(*checked.w, tokens, device, sc);
     if (!cb) return fail_input(cb.message());
     be = std::move(cb->backend);
 #else
@@ -406,4 +411,11 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace g2
 
-int main(int argc, char** argv) { return g2::run(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return g2::run(argc, argv);
+  } catch (const g2::DeviceError& e) {  // a device failure outside run_forward: exit 2, not abort
+    std::fprintf(stderr, "g2diff: %s\n", e.what());
+    return 2;
+  }
+}
