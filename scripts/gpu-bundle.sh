@@ -3,7 +3,7 @@
 # fetched here (a Debian machine with apt) into DIR (default gpu-bundle/, git-ignored), to
 # travel next to a copy of the working tree; scripts/gpu-check.sh uses it there, offline.
 #
-# What: the Debian .deb files of the build dependencies (nlohmann/json, CLI11, zstd, xxhash,
+# What: the Debian .deb files of the build dependencies (nlohmann/json, CLI11, zstd, xxhash, PCRE2, SentencePiece,
 # OpenBLAS with its Fortran runtime, the GoogleTest *sources*, pkgconf), fetched with
 # `apt-get download` (no install, no root needed) and unpacked on the GPU machine with
 # `dpkg -x` (or a Python fallback where dpkg is missing) into a private prefix that CMake is
@@ -25,7 +25,8 @@ LIMIT_MIB=${GPU_BUNDLE_LIMIT_MIB:-60}
 # Runtime libraries first, then headers / CMake configs, then tools. libgtest-dev is left out
 # on purpose (prebuilt archive); `googletest` carries /usr/src/googletest.
 PKGS=(libzstd1 libzstd-dev libxxhash0 libxxhash-dev libopenblas0-pthread libopenblas-pthread-dev libgfortran5
-      libquadmath0 nlohmann-json3-dev libcli11-dev googletest pkgconf pkgconf-bin libpkgconf3)
+      libquadmath0 nlohmann-json3-dev libcli11-dev googletest pkgconf pkgconf-bin libpkgconf3
+      libpcre2-dev libpcre2-8-0 libpcre2-16-0 libpcre2-32-0 libpcre2-posix3 libsentencepiece-dev libsentencepiece0)
 
 die() { echo "gpu-bundle: $*" >&2; exit 1; }
 command -v apt-get >/dev/null || die "needs apt-get (run it on a Debian/Ubuntu machine with network access)"
@@ -48,7 +49,8 @@ GLIBC_NEED=unknown
 if command -v objdump >/dev/null; then
   mkdir -p "$TMP/x"
   for d in "$TMP"/bundle/debs/*.deb; do dpkg -x "$d" "$TMP/x"; done
-  GLIBC_NEED=$(find "$TMP/x" -type f \( -name '*.so*' -o -path '*/bin/*' \) -exec objdump -T {} + 2>/dev/null |
+  # objdump fails on files that are not ELF (libpcre2-dev ships shell scripts under bin/): ignore those
+  GLIBC_NEED=$({ find "$TMP/x" -type f \( -name '*.so*' -o -path '*/bin/*' \) -exec objdump -T {} + 2>/dev/null || true; } |
     grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
   GLIBC_NEED=${GLIBC_NEED:-unknown}
 fi
