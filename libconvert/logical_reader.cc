@@ -17,15 +17,51 @@ namespace g2 {
 
 namespace {
 
-// out[n * ld + k] = in[k * h + n] for k < kn (<= 64) and n < h, 64 output rows at a time so
-// the 64 x 64 block being read stays in L1.
+using u16x8 = uint16_t __attribute__((vector_size(16)));
+using u32x4 = uint32_t __attribute__((vector_size(16)));
+using u64x2 = uint64_t __attribute__((vector_size(16)));
+
+// The 8 x 8 block of 16-bit values at in (row stride `is`) transposed to out (row stride
+// `os`): three rounds of interleaves (16-, 32-, then 64-bit), 24 shuffles for 64 values.
+inline __attribute__((always_inline)) void transpose8x8_u16(const uint16_t* in, int64_t is, uint16_t* out, int64_t os) {
+  u16x8 r[8];
+  for (int i = 0; i < 8; ++i) std::memcpy(&r[i], in + i * is, 16);
+  const u16x8 lo16 = {0, 8, 1, 9, 2, 10, 3, 11}, hi16 = {4, 12, 5, 13, 6, 14, 7, 15};
+  const u32x4 lo32 = {0, 4, 1, 5}, hi32 = {2, 6, 3, 7};
+  const u64x2 lo64 = {0, 2}, hi64 = {1, 3};
+  u32x4 t[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = (u32x4)__builtin_shuffle(r[2 * i], r[2 * i + 1], lo16);
+    t[2 * i + 1] = (u32x4)__builtin_shuffle(r[2 * i], r[2 * i + 1], hi16);
+  }
+  // t[0..7]: rows (0,1) lo, (0,1) hi, (2,3) lo, (2,3) hi, (4,5) lo, ...
+  u64x2 u[8];
+  for (int h = 0; h < 2; ++h)      // rows 0-3, rows 4-7
+    for (int q = 0; q < 2; ++q) {  // columns 0-3, columns 4-7
+      u[4 * h + 2 * q] = (u64x2)__builtin_shuffle(t[4 * h + q], t[4 * h + 2 + q], lo32);
+      u[4 * h + 2 * q + 1] = (u64x2)__builtin_shuffle(t[4 * h + q], t[4 * h + 2 + q], hi32);
+    }
+  // u[0..3]: columns (0,1), (2,3), (4,5), (6,7) of rows 0-3; u[4..7] the same of rows 4-7
+  for (int c = 0; c < 4; ++c) {
+    const u64x2 a = __builtin_shuffle(u[c], u[4 + c], lo64), b = __builtin_shuffle(u[c], u[4 + c], hi64);
+    std::memcpy(out + (2 * c) * os, &a, 16);
+    std::memcpy(out + (2 * c + 1) * os, &b, 16);
+  }
+}
+
+// out[n * ld + k] = in[k * h + n] for k < kn (<= 64) and n < h: 8 x 8 blocks of shuffles, the
+// edges (kn or h not a multiple of 8) element by element. 64 output rows at a time, so the
+// 64 x 64 block being read stays in L1.
 G2_VECTOR_CLONES void transpose_bf16_tile(const uint16_t* __restrict in, int64_t kn, int64_t h, uint16_t* __restrict out,
                                           int64_t ld) {
+  const int64_t k8 = kn / 8 * 8;
   for (int64_t nb = 0; nb < h; nb += 64) {
-    const int64_t ne = std::min(h, nb + 64);
+    const int64_t ne = std::min(h, nb + 64), n8 = nb + (ne - nb) / 8 * 8;
+    for (int64_t n = nb; n < n8; n += 8)
+      for (int64_t k = 0; k < k8; k += 8) transpose8x8_u16(in + k * h + n, h, out + n * ld + k, ld);
     for (int64_t n = nb; n < ne; ++n) {
       uint16_t* o = out + n * ld;
-      for (int64_t k = 0; k < kn; ++k) o[k] = in[k * h + n];
+      for (int64_t k = n < n8 ? k8 : 0; k < kn; ++k) o[k] = in[k * h + n];
     }
   }
 }
