@@ -121,24 +121,25 @@ def markdown(res, notes, others=()):
                     "| %d | %.2f | %.0f | %.1f | %.1f | %.2f |" % (f["tokens"], f["layer_seconds"], f["layer_gflop"],
                                                                 f["gflop_per_s"], f["sgemm"]["gflop_per_s"],
                                                                 f["gflop_per_s"] / f["sgemm"]["gflop_per_s"])]
-    out += ["", "## Layer forward (CPU backend, one Grok-2-shaped decoder layer, hidden 4096)", "",
-            "Bound = bytes of stored weights the layer touches (attention, dense FFN, router, norms, the "
-            "routed experts, embedding rows; the output projection when the set has one layer) / measured memcpy "
-            "bandwidth. `build/bench/bin/bench_layer [--keep-mapped] TP8_DIR`; pages: dropped after each weight "
-            "(the runtime's default) or kept mapped between reps. memcpy bandwidth counts bytes copied (each read "
-            "once and written once), so a kernel that only reads its weights can beat this bound (ratio < 1); the "
-            "stricter read-only bound (same bytes / the streaming-read bandwidth of as many threads as the CPU "
-            "backend's pool) is listed next to it.", "",
-            "| tokens | path | pages | seconds | experts touched | weight MiB | memcpy GB/s | bound seconds | ratio "
-            "| read GB/s (threads) | read-only bound s | read-only ratio | load |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for l in res["layer_forward"]:
-        rb = l.get("read_bytes_per_s")
-        out.append("| %d | %s | %s | %.4f | %d | %.0f | %.2f | %.4f | %.2f | %s | %s | %s | %s |" % (
-            l["tokens"], l.get("path", "dequantized"), "kept" if l.get("keep_mapped") else "dropped", l["seconds"],
-            l["experts_touched"], l["weight_bytes"] / 2**20, l["memcpy_bytes_per_s"] / 1e9, l["bound_seconds"],
-            l["ratio"], "-" if rb is None else "%.2f (%d)" % (rb / 1e9, l.get("read_threads", 0)),
-            fmt(l.get("read_bound_seconds"), 4), fmt(l.get("read_ratio"), 2), fmt(l.get("loadavg1"), 1)))
+    if res["layer_forward"]:
+        out += ["", "## Layer forward (CPU backend, one Grok-2-shaped decoder layer, hidden 4096)", "",
+                "Bound = bytes of stored weights the layer touches (attention, dense FFN, router, norms, the "
+                "routed experts, embedding rows; the output projection when the set has one layer) / measured memcpy "
+                "bandwidth. `build/bench/bin/bench_layer [--keep-mapped] TP8_DIR`; pages: dropped after each weight "
+                "(the runtime's default) or kept mapped between reps. memcpy bandwidth counts bytes copied (each read "
+                "once and written once), so a kernel that only reads its weights can beat this bound (ratio < 1); the "
+                "stricter read-only bound (same bytes / the streaming-read bandwidth of as many threads as the CPU "
+                "backend's pool) is listed next to it.", "",
+                "| tokens | path | pages | seconds | experts touched | weight MiB | memcpy GB/s | bound seconds | ratio "
+                "| read GB/s (threads) | read-only bound s | read-only ratio | load |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for l in res["layer_forward"]:
+            rb = l.get("read_bytes_per_s")
+            out.append("| %d | %s | %s | %.4f | %d | %.0f | %.2f | %.4f | %.2f | %s | %s | %s | %s |" % (
+                l["tokens"], l.get("path", "dequantized"), "kept" if l.get("keep_mapped") else "dropped", l["seconds"],
+                l["experts_touched"], l["weight_bytes"] / 2**20, l["memcpy_bytes_per_s"] / 1e9, l["bound_seconds"],
+                l["ratio"], "-" if rb is None else "%.2f (%d)" % (rb / 1e9, l.get("read_threads", 0)),
+                fmt(l.get("read_bound_seconds"), 4), fmt(l.get("read_ratio"), 2), fmt(l.get("loadavg1"), 1)))
     if res["codecs"]:
         out += ["", "## Codec microbenchmarks (Google Benchmark, GB/s of input bytes)", "",
                 "`build/bench/bin/bench_codecs` (bench/micro/bench_codecs.cc).", "", "| benchmark | GB/s |", "|---|---|"]

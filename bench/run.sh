@@ -14,7 +14,9 @@
 # Environment: BENCH_SMALL=0 skips the small sets, BENCH_REAL=0 the real geometry,
 # BENCH_REAL_G2=0 / BENCH_REAL_G1=0 one of its two models, BENCH_REAL_REPS (default 3: rounds
 # of each real-geometry timing, median reported), BENCH_SKIP_TORCH=1 the torch peer,
-# BENCH_SKIP_FORWARD=1 the 1032-token forward. BENCH_GB (default 2: the main set, GiB, rounded up to whole layers),
+# BENCH_SKIP_FORWARD=1 the 1032-token forward; BENCH_REAL_G2_CONFIG / BENCH_REAL_G1_CONFIG
+# replace configs/grok-2.json / grok-1.json (a tiny config tries the plumbing in a minute; its
+# digests then differ from the recorded ones). BENCH_GB (default 2: the main set, GiB, rounded up to whole layers),
 # BENCH_GB_LARGE (default 6: the second size for the peak-RSS comparison; 0 skips it),
 # BENCH_HIDDEN (default 4096), BENCH_G1_CONFIG (default configs/bench-grok1.json),
 # BENCH_THREADS (default nproc), BENCH_REPS (default 3: rounds of the main-size timings, median
@@ -155,7 +157,7 @@ one_layer() {  # CONFIG OUT: the config with num_hidden_layers 1
   python3 -c "import json, sys; c = json.load(open(sys.argv[1])); c['num_hidden_layers'] = 1; json.dump(c, open(sys.argv[2], 'w'), indent=2)" "$1" "$2"
 }
 if [ "$REAL_G2" != 0 ]; then
-  one_layer "$ROOT/configs/grok-2.json" "$W/grok-2-L1.json"
+  one_layer "${BENCH_REAL_G2_CONFIG:-$ROOT/configs/grok-2.json}" "$W/grok-2-L1.json"
   log "synthesise one layer of configs/grok-2.json, TP8 release style"
   measure real_synth_g2 0 "$BIN/g2synth" --config "$W/grok-2-L1.json" --format grok2-tp --tp 8 --seed 0 --out "$W/r2"
   S2=$(dir_bytes "$W/r2")  # (collect.py gives the synth rows the bytes of their set's cp)
@@ -192,7 +194,7 @@ if [ "$REAL_G2" != 0 ]; then
   rm -rf "$W/r2"
 fi
 if [ "$REAL_G1" != 0 ]; then
-  one_layer "$ROOT/configs/grok-1.json" "$W/grok-1-L1.json"
+  one_layer "${BENCH_REAL_G1_CONFIG:-$ROOT/configs/grok-1.json}" "$W/grok-1-L1.json"
   log "synthesise one layer of configs/grok-1.json, JAX int8"
   measure real_synth_g1 0 "$BIN/g2synth" --config "$W/grok-1-L1.json" --format grok1-jax --seed 0 --out "$W/r1"
   S1=$(dir_bytes "$W/r1")
