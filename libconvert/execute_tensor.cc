@@ -21,6 +21,10 @@ constexpr uint64_t kMaxRowChunkBytes = uint64_t(16) << 20;
 
 // Source rows per part of a transposed bf16 chunk (two 64-row tiles).
 constexpr int64_t kTransposedPartRows = 128;
+// Its chunk: half the row cap. Its rows are the source runs each pread reads (~700 bytes for
+// a 6144-wide Grok-1 weight), so smaller chunks cost syscalls, but at 16 MiB the two workers'
+// chunks and writer buffers put a real-width upgrade's peak RSS at 70 MiB.
+constexpr uint64_t kMaxTransposedChunkBytes = kMaxRowChunkBytes / 2;
 
 int64_t chunk_rows_for(uint64_t chunk_bytes, uint64_t row_bytes, int64_t total) {
   const uint64_t n = chunk_bytes / std::max<uint64_t>(row_bytes, 1);
@@ -182,7 +186,8 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   // (a row read from a multi-piece source may pass through two full-width buffers)
   const uint64_t row_cost = bf16_direct ? uint64_t(w) * oes
                                         : 2 * rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
-  const uint64_t budget = r.transpose && !bf16_direct ? job.chunk_bytes : std::min(job.chunk_bytes, kMaxRowChunkBytes);
+  const uint64_t budget = bf16_direct ? std::min(job.chunk_bytes, kMaxTransposedChunkBytes)
+                          : r.transpose ? job.chunk_bytes : std::min(job.chunk_bytes, kMaxRowChunkBytes);
   const int64_t step = chunk_rows_for(budget, row_cost, re - rb);
   const int64_t stage = stage_rows(w, r.transpose, step);
   std::vector<uint8_t>& out = job.scratch.out;
