@@ -1,11 +1,10 @@
-// The executor's orchestration: destination checks and lock, resume journal, a thread pool
+// The executor's orchestration: destination checks and locks, resume journal, a thread pool
 // over output files (and helpers that split each file's chunks), text and tokenizer files,
-// and the manifest (last).
+// and the manifest (last); for a part, its share of the files and the hand-over to the last
+// part (dest_state.h).
 #include "libconvert/execute.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,13 +13,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "libconvert/execute_tensor.h"
 #include "libconvert/format/atomic_file.h"
 #include "libconvert/format/safetensors_writer.h"
+#include "libconvert/dest_lock.h"
+#include "libconvert/dest_state.h"
 #include "libconvert/group_commit.h"
 #include "libconvert/manifest.h"
+#include "libconvert/plan_split.h"
 
 namespace g2 {
 
@@ -33,65 +36,6 @@ const std::vector<std::string>& tokenizer_file_names() {
 }
 
 namespace {
-
-constexpr const char* kLockName = ".g2convert.lock";
-
-// `.g2convert.lock` held with flock(2): the kernel drops the lock when its owner dies, so a
-// lock left by a killed run is never mistaken for a live one, and there is no window in
-// which two runs both decide a lock is stale (the O_EXCL + pid check had one: a lock created
-// but not yet holding its pid read as stale and was deleted under its live owner). The pid in
-// the file only serves the message.
-class DirLock {
- public:
-  Status acquire(const std::string& path) {
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-      if (fd < 0) return io_error(path + ": cannot create the lock file: " + std::strerror(errno));
-      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        const int e = errno;
-        ::close(fd);
-        if (e != EWOULDBLOCK) return io_error(path + ": cannot lock: " + std::strerror(e));
-        std::ifstream f(path);
-        long pid = 0;
-        f >> pid;
-        return invalid(fs::path(path).parent_path().string() + " is being written by another g2convert (pid " +
-                       (pid > 0 ? std::to_string(pid) : std::string("?")) + ", lock " + path +
-                       "); wait for it or stop it");
-      }
-      // The previous holder unlinks the file before unlocking: a lock on an unlinked inode is
-      // worthless, so take the one now under the name.
-      struct stat a {}, b {};
-      if (::fstat(fd, &a) != 0 || ::stat(path.c_str(), &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
-        ::close(fd);
-        continue;
-      }
-      const std::string pid = std::to_string(::getpid()) + "\n";
-      if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
-        ::unlink(path.c_str());
-        ::close(fd);
-        return io_error(path + ": cannot write the lock file");
-      }
-      fd_ = fd;
-      path_ = path;
-      return Status::Ok();
-    }
-    return io_error(path + ": cannot take the lock (it keeps being replaced)");
-  }
-  ~DirLock() {
-    if (fd_ >= 0) {
-      ::unlink(path_.c_str());  // while still locked, see acquire()
-      ::close(fd_);
-    }
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
-bool is_ours(const std::string& name) {
-  return name == kLockName || name == kJournalName || name.find(".tmp-") != std::string::npos;
-}
 
 // Copy `from` to a sealed temporary of `to` (committed by the caller with the text files).
 Status copy_file_hashed(const std::string& from, const std::string& to, ManifestFile& mf, std::vector<AtomicFile>& out_files) {
@@ -141,10 +85,14 @@ Expected<ManifestFile> write_text_hashed(const std::string& dir, const TextFile&
 }
 
 struct Shared {
-  const Plan& plan;
+  const Plan& plan;  // what this run writes: the whole plan, or one part's share
   const TensorSource& src;
   const std::string& dst;
   const ExecOptions& opt;
+  std::string plan_fp, src_fp;  // of the whole conversion, whichever part this is
+  std::string journal_name;
+  std::vector<std::string> all_files;  // the finished destination's files, in manifest order
+  std::vector<std::vector<std::string>> part_files;  // --part: each part's files (index 0 = part 1)
   ScaleCache scales;
   QuantStats stats;
   std::mutex mu;  // guards everything below
@@ -174,7 +122,7 @@ Status record_done(Shared& s, const std::vector<ManifestFile>& done) {
     }
     snapshot = s.journal;
   }
-  G2_TRY(write_manifest(s.dst + "/" + kJournalName, snapshot));
+  G2_TRY(write_manifest(s.dst + "/" + s.journal_name, snapshot));
   std::lock_guard<std::mutex> lk(s.mu);
   for (const auto& mf : done) {  // one report per file, as before batching
     ++s.report.files_written;
@@ -243,80 +191,188 @@ Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes, ChunkScra
   return s.committer->submit({std::move(*file), mf});
 }
 
-// Decide what an existing destination means: fresh, resumable, or refused.
-Status prepare_destination(Shared& s, const std::string& plan_fp, const std::string& src_fp) {
+// A part rerun into a finished destination: give every other part that has no state of its
+// own a part manifest cut from g2manifest.json (what it recorded when it finished), so the
+// merge at the end of this part finds them all again.
+Status unmerge(const Shared& s, const StateFile& finished) {
+  const PartSpec mine = *s.opt.part;
+  const auto states = read_state(s.dst);
+  for (int j = 1; j <= mine.count; ++j) {
+    const PartSpec other{j, mine.count};
+    if (other == mine) continue;
+    const bool has_state = std::any_of(states.begin(), states.end(), [&](const StateFile& st) {
+      return st.same(s.plan_fp, s.src_fp) && st.m.part && st.m.part->part == other;
+    });
+    if (has_state) continue;
+    Manifest pm = finished.m;
+    pm.part = Manifest::Part{other, s.all_files};
+    pm.files.clear();
+    bool complete = true;
+    for (const auto& path : s.part_files[size_t(j - 1)]) {
+      if (const ManifestFile* f = finished.m.find(path)) pm.files.push_back(*f);
+      else complete = false;
+    }
+    if (complete) G2_TRY(write_manifest(s.dst + "/" + part_manifest_name(other), pm));
+  }
+  return Status::Ok();
+}
+
+// Decide what an existing destination means: fresh, resumable, or refused. Runs under the
+// state lock: every part's workers read and change the shared state one at a time.
+Status prepare_destination(Shared& s) {
   const std::string& dst = s.dst;
+  const std::optional<PartSpec>& part = s.opt.part;
   std::vector<std::string> others;
   for (const auto& e : fs::directory_iterator(dst)) {
     const std::string name = e.path().filename().string();
-    if (!is_ours(name)) others.push_back(name);
+    if (!is_state_name(name)) others.push_back(name);
   }
-  auto previous = [&](const char* name) -> std::optional<Manifest> {
-    auto m = read_manifest(dst + "/" + name);
-    if (!m) return std::nullopt;
-    return *m;
-  };
-  std::optional<Manifest> prev = previous(kJournalName);
-  if (!prev) prev = previous(kManifestName);
-  if (prev && prev->plan == plan_fp && prev->source_fingerprint == src_fp) {
-    for (const auto& f : prev->files) s.resumable[f.path] = f;
-    s.report.resumed = true;
-  } else if (prev && !s.opt.force) {
-    return invalid(dst + " holds " + (prev->plan == plan_fp ? "a conversion of a different source" : "a different conversion") +
-                   " (" + (previous(kJournalName) ? "partial" : "finished") +
-                   "); rerun its exact command to resume, choose another destination, or pass --force to overwrite");
-  } else if (!prev && !others.empty() && !s.opt.force) {
+  const auto states = read_state(dst);
+  const StateFile* foreign = nullptr;
+  const StateFile* finished = nullptr;
+  bool ours = false;  // state of this conversion (this run's or other parts')
+  for (const auto& st : states) {
+    if (!st.same(s.plan_fp, s.src_fp)) {
+      if (!foreign) foreign = &st;
+      continue;
+    }
+    if (st.kind == StateFile::Kind::Finished) finished = &st;
+    if (part && st.m.part && st.m.part->part.count != part->count)
+      return invalid(dst + " is being converted in " + std::to_string(st.m.part->part.count) + " parts (" + st.name +
+                     "): run every part as --part I/" + std::to_string(st.m.part->part.count) +
+                     ", or finish it with one g2convert run without --part");
+    for (const auto& f : st.m.files) s.resumable.emplace(f.path, f);
+    ours = true;
+  }
+  // resumed: an earlier run recorded some of the files this run writes
+  s.report.resumed = std::any_of(s.plan.files.begin(), s.plan.files.end(),
+                                 [&](const PlannedFile& f) { return s.resumable.count(f.path) > 0; });
+  if (foreign && !s.opt.force) {
+    const bool partial = foreign->kind == StateFile::Kind::Journal || foreign->kind == StateFile::Kind::PartJournal;
+    return invalid(dst + " holds " + (foreign->m.plan == s.plan_fp ? "a conversion of a different source" : "a different conversion") +
+                   " (" + (partial ? "partial" : "finished") + "); rerun its exact command to resume, choose another destination, or " +
+                   (part ? "empty it (--force does not combine with --part)" : "pass --force to overwrite"));
+  } else if (!ours && !foreign && !others.empty() && !s.opt.force) {
     return invalid(dst + " is not empty (" + others.front() + (others.size() > 1 ? ", ..." : "") +
                    "); choose an empty destination or pass --force to overwrite");
   }
-  if (s.opt.force && !s.report.resumed) {
+  if (s.opt.force) {
     // remove what would confuse a loader globbing *.safetensors, and earlier g2convert state
-    for (const auto& e : fs::directory_iterator(dst)) {
-      const std::string name = e.path().filename().string();
-      const bool stale = name.ends_with(".safetensors") || name == "model.safetensors.index.json" ||
-                         name == kManifestName || name == kJournalName;
-      if (stale && e.is_regular_file()) fs::remove(e.path());
-    }
+    for (const auto& st : states)
+      if (!st.same(s.plan_fp, s.src_fp)) fs::remove(dst + "/" + st.name);
+    if (!ours)
+      for (const auto& e : fs::directory_iterator(dst)) {
+        const std::string name = e.path().filename().string();
+        if ((name.ends_with(".safetensors") || name == "model.safetensors.index.json") && e.is_regular_file()) fs::remove(e.path());
+      }
   }
-  // leftovers of a killed run: temporaries never finished
+  // Leftovers of a killed run: temporaries never finished. A part removes only its own and
+  // those of the state files written under the state lock: the other parts are writing theirs.
+  std::set<std::string> removable;
+  if (part) {
+    for (const auto& path : s.part_files[size_t(part->index - 1)]) removable.insert(path);
+    removable.insert(s.journal_name);
+    removable.insert(kManifestName);
+    for (int j = 1; j <= part->count; ++j) removable.insert(part_manifest_name({j, part->count}));
+  }
   for (const auto& e : fs::directory_iterator(dst)) {
     const std::string name = e.path().filename().string();
-    if (name.find(".tmp-") != std::string::npos && e.is_regular_file()) fs::remove(e.path());
+    const auto tmp = name.find(".tmp-");
+    if (tmp != std::string::npos && e.is_regular_file() && (!part || removable.count(name.substr(0, tmp)))) fs::remove(e.path());
+  }
+  if (part) {
+    if (finished) G2_TRY(unmerge(s, *finished));
+    fs::remove(dst + "/" + part_manifest_name(*part));  // this part is not finished until it says so again
   }
   fs::remove(dst + "/" + kManifestName);  // nothing may look finished until the end
   return Status::Ok();
 }
 
+// The small files next to the tensor files: the plan's text files, then the tokenizer files
+// the source has (written by the one run, or by part 1).
+std::vector<std::string> small_file_names(const Plan& plan, const TensorSource& src) {
+  std::vector<std::string> out;
+  for (const auto& t : plan.text_files) out.push_back(t.path);
+  std::error_code ec;
+  for (const auto& name : tokenizer_file_names())
+    if (fs::is_regular_file(src.root() + "/" + name, ec)) out.push_back(name);
+  return out;
+}
+
+// The files of the finished destination, in manifest order.
+std::vector<std::string> destination_files(const Plan& plan, const TensorSource& src) {
+  std::vector<std::string> out;
+  for (const auto& f : plan.files) out.push_back(f.path);
+  for (auto& name : small_file_names(plan, src)) out.push_back(std::move(name));
+  return out;
+}
+
 }  // namespace
 
-Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, const std::string& dst,
+Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src, const std::string& dst,
                                   const ExecOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
+  const std::optional<PartSpec>& part = opt.part;
+  if (part && (part->count < 1 || part->index < 1 || part->index > part->count))
+    return invalid("--part " + std::to_string(part->index) + "/" + std::to_string(part->count) +
+                   ": expected I/N with 1 <= I <= N");
+  if (part && opt.force)
+    return invalid("--force does not combine with --part: the parts share the destination, and one part must not "
+                   "delete what the others write; empty the destination first");
   std::error_code ec;
   fs::create_directories(dst, ec);
   if (ec) return io_error(dst + ": cannot create the destination: " + ec.message());
   if (fs::equivalent(dst, src.root(), ec))
     return invalid(dst + " is the source checkpoint itself; choose another destination");
-  DirLock lock;
-  G2_TRY(lock.acquire(dst + "/" + kLockName));
+  // One run: the destination lock alone. Parts share it (so no one-process run starts while
+  // they work) and each takes its own part's lock (so no part has two writers).
+  DestLock dir_lock, part_lock;
+  G2_TRY(dir_lock.try_acquire(dst + "/" + kLockName, part ? DestLock::Mode::Shared : DestLock::Mode::Exclusive, dst));
+  if (part) G2_TRY(part_lock.try_acquire(dst + "/" + part_lock_name(*part), DestLock::Mode::Exclusive, dst + ": " + part->text()));
 
   auto src_fp = source_fingerprint(src.root(), src.files());
   if (!src_fp) return src_fp.error();
-  const std::string plan_fp = plan.fingerprint();
-  Shared s{plan, src, dst, opt, ScaleCache(plan), {}, {}, {}, {}, {}, {}, {}, {}};
-  try {
-    G2_TRY(prepare_destination(s, plan_fp, *src_fp));
-  } catch (const fs::filesystem_error& e) {
-    return io_error(dst + ": " + e.what());
+  // A part executes its share of the plan; fingerprints and the file list stay the whole one's.
+  std::vector<std::vector<std::string>> part_files;
+  std::optional<Plan> share;
+  bool writes_text = true;  // the text and tokenizer files: the one run, or the part split_parts gives them to
+  if (part) {
+    auto parts = split_parts(full_plan, part->count);
+    if (!parts) return parts.error();
+    for (const auto& p : *parts) {
+      std::vector<std::string> paths;
+      for (size_t i : p.files) paths.push_back(full_plan.files[i].path);
+      if (p.text_files)
+        for (auto& name : small_file_names(full_plan, src)) paths.push_back(std::move(name));
+      part_files.push_back(std::move(paths));
+    }
+    const PlanPart& mine = (*parts)[size_t(part->index - 1)];
+    share = part_plan(full_plan, mine);
+    writes_text = mine.text_files;
   }
-  s.journal.command = opt.command;
-  s.journal.source_root = src.root();
-  s.journal.source_fingerprint = *src_fp;
-  s.journal.plan = plan_fp;
-  // Keep the earlier run's record until each file is re-verified or rewritten, so a crash
-  // right after a restart does not forget what was already done.
-  for (const auto& [path, mf] : s.resumable) s.journal.files.push_back(mf);
-  G2_TRY(write_manifest(dst + "/" + kJournalName, s.journal));
+  const Plan& plan = share ? *share : full_plan;
+  Shared s{plan, src, dst, opt, full_plan.fingerprint(), *src_fp, part ? part_journal_name(*part) : std::string(kJournalName),
+           destination_files(full_plan, src), std::move(part_files), ScaleCache(plan), {}, {}, {}, {}, {}, {}, {}, {}};
+  {
+    DestLock state_lock;
+    G2_TRY(state_lock.acquire_wait(dst + "/" + kStateLockName));
+    try {
+      G2_TRY(prepare_destination(s));
+    } catch (const fs::filesystem_error& e) {
+      return io_error(dst + ": " + e.what());
+    }
+    s.journal.command = opt.command;
+    s.journal.source_root = src.root();
+    s.journal.source_fingerprint = *src_fp;
+    s.journal.plan = s.plan_fp;
+    s.journal.ranks = full_plan.ranks;
+    if (part) s.journal.part = Manifest::Part{*part, s.all_files};
+    // Keep the earlier run's record until each file is re-verified or rewritten, so a crash
+    // right after a restart does not forget what was already done.
+    for (const auto& f : plan.files)
+      if (auto it = s.resumable.find(f.path); it != s.resumable.end()) s.journal.files.push_back(it->second);
+    G2_TRY(write_manifest(dst + "/" + s.journal_name, s.journal));
+  }
   s.progress.files_total = plan.files.size();
   s.progress.bytes_total = plan.total_bytes();
 
@@ -364,31 +420,48 @@ Expected<ExecReport> execute_plan(const Plan& plan, const TensorSource& src, con
   if (s.error) return *s.error;
   G2_TRY(committed);
 
-  // Text files, tokenizer files, then the manifest, last.
+  // Text files, tokenizer files (the one run, or part 1), then the manifest, last.
   Manifest m = s.journal;
   std::map<std::string, size_t> order;
   for (size_t i = 0; i < plan.files.size(); ++i) order[plan.files[i].path] = i;
   std::erase_if(m.files, [&](const ManifestFile& f) { return !order.count(f.path); });  // text files come next
   std::sort(m.files.begin(), m.files.end(), [&](const ManifestFile& a, const ManifestFile& b) { return order[a.path] < order[b.path]; });
   std::vector<AtomicFile> small;  // committed together, before the manifest
-  for (const auto& t : plan.text_files) {
-    auto mf = write_text_hashed(dst, t, small);
-    if (!mf) return mf.error();
-    m.files.push_back(*mf);
-  }
-  for (const auto& name : tokenizer_file_names()) {
-    const std::string from = src.root() + "/" + name;
-    if (!fs::is_regular_file(from, ec)) continue;
-    ManifestFile mf{name, 0, ""};
-    G2_TRY(copy_file_hashed(from, dst + "/" + name, mf, small));
-    m.files.push_back(mf);
-    s.report.copied.push_back(name);
+  if (writes_text) {
+    for (const auto& t : plan.text_files) {
+      auto mf = write_text_hashed(dst, t, small);
+      if (!mf) return mf.error();
+      m.files.push_back(*mf);
+    }
+    for (const auto& name : tokenizer_file_names()) {
+      const std::string from = src.root() + "/" + name;
+      if (!fs::is_regular_file(from, ec)) continue;
+      ManifestFile mf{name, 0, ""};
+      G2_TRY(copy_file_hashed(from, dst + "/" + name, mf, small));
+      m.files.push_back(mf);
+      s.report.copied.push_back(name);
+    }
   }
   std::vector<AtomicFile*> small_ptrs;
   for (auto& f : small) small_ptrs.push_back(&f);
   G2_TRY(commit_files(small_ptrs));
-  G2_TRY(write_manifest(dst + "/" + kManifestName, m));
-  fs::remove(dst + "/" + kJournalName, ec);
+  if (!part) {
+    G2_TRY(write_manifest(dst + "/" + kManifestName, m));
+    remove_finished_state(dst, s.plan_fp, s.src_fp);  // the journal, and any parts' state it resumed from
+    s.report.manifest_written = true;
+  } else {
+    // Say this part is done, then see whether it is the last: under the state lock, so two
+    // parts finishing together cannot both miss (or both write) the merge.
+    DestLock state_lock;
+    G2_TRY(state_lock.acquire_wait(dst + "/" + kStateLockName));
+    G2_TRY(write_manifest(dst + "/" + part_manifest_name(*part), m));
+    fs::remove(dst + "/" + s.journal_name, ec);
+    auto merged = merge_parts_locked(dst, s.plan_fp, s.src_fp, part->count);
+    if (!merged)
+      return Error{merged.error().kind, part->text() + " is written, but g2manifest.json is not: " + merged.message()};
+    s.report.manifest_written = merged->merged;
+    s.report.parts_waiting = merged->waiting;
+  }
 
   for (auto& [name, v] : s.stats.take()) s.report.quant.push_back({name, v.first, v.second});
   std::sort(s.report.quant.begin(), s.report.quant.end(),

@@ -27,6 +27,9 @@ std::string manifest_to_json(const Manifest& m) {
   json j{{"version", m.version}, {"tool", m.tool}, {"command", m.command},
          {"source", {{"root", m.source_root}, {"fingerprint", m.source_fingerprint}}}};
   if (!m.plan.empty()) j["plan"] = m.plan;
+  if (m.ranks) j["ranks"] = {{"first", m.ranks->first}, {"last", m.ranks->last}, {"tp", m.ranks->tp}};
+  if (m.part)
+    j["part"] = {{"index", m.part->part.index}, {"count", m.part->part.count}, {"all_files", m.part->all_files}};
   j["files"] = json::array();
   for (const auto& f : m.files) j["files"].push_back({{"path", f.path}, {"bytes", f.bytes}, {"xxh3_128", f.xxh3_128}});
   return j.dump(2) + "\n";
@@ -44,6 +47,20 @@ Expected<Manifest> parse_manifest(const std::string& text, const std::string& so
     m.source_root = j.at("source").at("root").get<std::string>();
     m.source_fingerprint = j.at("source").at("fingerprint").get<std::string>();
     if (j.contains("plan")) m.plan = j["plan"].get<std::string>();
+    if (j.contains("ranks")) {
+      const auto& r = j["ranks"];
+      m.ranks = RankSubset{r.at("first").get<int>(), r.at("last").get<int>(), r.at("tp").get<int>()};
+      if (m.ranks->first < 0 || m.ranks->last < m.ranks->first || m.ranks->last >= m.ranks->tp)
+        return invalid(source + ": \"ranks\" " + r.dump() + " is not a range inside 0..tp-1");
+    }
+    if (j.contains("part")) {
+      const auto& p = j["part"];
+      m.part = Manifest::Part{{p.at("index").get<int>(), p.at("count").get<int>()},
+                              p.at("all_files").get<std::vector<std::string>>()};
+      if (m.part->part.index < 1 || m.part->part.index > m.part->part.count)
+        return invalid(source + ": \"part\" " + std::to_string(m.part->part.index) + "/" +
+                       std::to_string(m.part->part.count) + " is not a part I/N with 1 <= I <= N");
+    }
     for (const auto& f : j.at("files")) {
       ManifestFile mf{f.at("path").get<std::string>(), f.at("bytes").get<uint64_t>(), f.at("xxh3_128").get<std::string>()};
       if (mf.path.empty() || mf.path[0] == '/' || mf.path.find("..") != std::string::npos)

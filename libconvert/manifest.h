@@ -1,12 +1,17 @@
 // g2manifest.json: what a finished g2convert output holds (every file's size and XXH3-128),
 // where it came from (source root + fingerprint) and the exact command, written last so its
 // presence means "complete". The same file format records partial progress in the resume
-// journal (g2convert.partial.json), which adds the plan fingerprint.
+// journal (g2convert.partial.json), which adds the plan fingerprint. A `--ranks` output
+// records its rank subset; a `--part` worker's journal and part manifest record the part and
+// the whole destination's file list, from which the last part writes g2manifest.json
+// (dest_state.h).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "libconvert/split.h"
 #include "libconvert/status.h"
 
 namespace g2 {
@@ -26,6 +31,12 @@ struct Manifest {
   std::vector<std::string> command;
   std::string source_root, source_fingerprint;
   std::string plan;  // plan fingerprint (g2kit extension: lets a rerun recognise its own output)
+  std::optional<RankSubset> ranks;  // a --ranks output holds only these ranks' files
+  struct Part {
+    PartSpec part;
+    std::vector<std::string> all_files;  // every file of the finished destination, in manifest order
+  };
+  std::optional<Part> part;  // a --part worker's journal or part manifest
   std::vector<ManifestFile> files;
   const ManifestFile* find(const std::string& path) const;
 };

@@ -1,5 +1,6 @@
 #include "libconvert/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,18 @@ struct Reader {
     out = j[k].get<double>();
     if (!std::isfinite(out)) fail(std::string("field \"") + k + "\" must be finite");
   }
+  void optional_number(const char* k, std::optional<double>& out) {
+    if (!has(k)) return;
+    double v = 0;
+    number(k, v, true);
+    out = v;
+  }
+  void optional_integer(const char* k, std::optional<int64_t>& out) {
+    if (!has(k)) return;
+    int64_t v = 0;
+    integer(k, v, true);
+    out = v;
+  }
   void boolean(const char* k, bool& out) {
     if (!has(k)) return;
     if (!j[k].is_boolean()) return fail(std::string("field \"") + k + "\" must be true or false, got " + j[k].dump());
@@ -78,7 +91,40 @@ void read_quantization(Reader& r, ModelConfig& c) {
   }
 }
 
+// The family of a config.json, from what it carries. The Grok-2 release's file says
+// "model_type": "git" -- transformers' GIT captioning model, a type AutoConfig knows, which is
+// what lets SGLang parse the file (SGLang's configs/model_config.py keys Grok-2 on it) -- and
+// "architectures": ["Grok1ForCausalLM"], the class SGLang's models/grok.py registers. So "git"
+// names Grok-2 only beside that architecture. "grok-2" is what this project wrote before it
+// followed the release; "grok-1" is this project's own Grok-1 config (the Grok-1 release
+// ships none).
+Expected<Family> config_family(Reader& r) {
+  std::string type;
+  r.string("model_type", type);
+  std::vector<std::string> archs;
+  if (r.has("architectures")) {
+    const json& a = r.j["architectures"];
+    if (!a.is_array()) return invalid(r.source + ": field \"architectures\" must be a list of class names, got " + a.dump());
+    for (const auto& e : a)
+      if (e.is_string()) archs.push_back(e.get<std::string>());
+  }
+  const bool grok_class = std::find(archs.begin(), archs.end(), "Grok1ForCausalLM") != archs.end() ||
+                          std::find(archs.begin(), archs.end(), "Grok1ModelForCausalLM") != archs.end();
+  if (type == "grok-1") return Family::Grok1;
+  if (type == "grok-2") return Family::Grok2;
+  if (type == "git" && grok_class) return Family::Grok2;
+  if (type == "git")
+    return invalid(r.source + ": model_type \"git\" without \"architectures\": [\"Grok1ForCausalLM\"] is transformers' GIT " +
+                   "image-captioning model, not Grok-2 (the Grok-2 release's config.json carries both)");
+  return invalid(r.source + ": model_type \"" + type + "\" is not a Grok config: expected \"git\" with architectures " +
+                 "[\"Grok1ForCausalLM\"] (the Grok-2 release), \"grok-2\" (older g2kit outputs) or \"grok-1\" " +
+                 "(configs/grok-1.json)");
+}
+
 }  // namespace
+
+std::string_view model_type_for(Family f) { return f == Family::Grok1 ? "grok-1" : "git"; }
+std::string_view family_name(Family f) { return f == Family::Grok1 ? "grok-1" : "grok-2"; }
 
 std::string_view rope_type_name(RopeType t) {
   switch (t) {
@@ -98,7 +144,9 @@ Expected<ModelConfig> parse_model_config(const std::string& text, const std::str
   ModelConfig c;
   c.source = source;
   Reader r{j, source, std::nullopt};
-  r.string("model_type", c.model_type);
+  auto family = config_family(r);
+  if (!family) return family.error();
+  c.family = *family;
   r.integer("vocab_size", c.vocab_size, true);
   r.integer("hidden_size", c.hidden_size, true);
   r.integer("intermediate_size", c.intermediate_size, false);
@@ -118,6 +166,12 @@ Expected<ModelConfig> parse_model_config(const std::string& text, const std::str
   r.string("rope_type", rope);
   r.integer("original_max_position_embeddings", c.original_max_position_embeddings, false);
   r.number("scaling_factor", c.scaling_factor, false);
+  r.optional_number("extrapolation_factor", c.extrapolation_factor);
+  r.optional_number("attn_factor", c.attn_factor);
+  r.optional_number("beta_fast", c.beta_fast);
+  r.optional_number("beta_slow", c.beta_slow);
+  r.optional_integer("sliding_window_size", c.sliding_window_size);
+  r.optional_integer("global_attn_every_n", c.global_attn_every_n);
   r.integer("attn_temperature_len", c.attn_temperature_len, false);
   r.number("attn_logit_softcapping", c.attn_logit_softcapping, false);
   r.number("router_logit_softcapping", c.router_logit_softcapping, false);
@@ -125,7 +179,10 @@ Expected<ModelConfig> parse_model_config(const std::string& text, const std::str
   r.number("embedding_multiplier_scale", c.embedding_multiplier_scale, false);
   r.number("output_multiplier_scale", c.output_multiplier_scale, false);
   r.number("attn_output_multiplier", c.attn_output_multiplier, false);
-  std::string act = "gelu_pytorch_tanh";
+  // The release's config.json has no hidden_act; SGLang's Grok runs the erf GELU (layers/
+  // activation.py GeluAndMul, approximate "none") while Grok-1's JAX model.py uses jax.nn.gelu's
+  // tanh default, so the default follows the family.
+  std::string act = c.family == Family::Grok2 ? "gelu" : "gelu_pytorch_tanh";
   r.string("hidden_act", act);
   r.boolean("tie_word_embeddings", c.tie_word_embeddings);
   r.integer("pad_token_id", c.pad_token_id, false);
@@ -184,6 +241,9 @@ Status validate(const ModelConfig& c) {
   const double caps[] = {c.attn_logit_softcapping, c.router_logit_softcapping, c.final_logit_softcapping};
   for (double cap : caps)
     if (cap < 0) return bad("softcapping values must be >= 0 (0 = off)");
+  if (c.sliding_window_size && *c.sliding_window_size > 0)
+    return bad("sliding_window_size " + std::to_string(*c.sliding_window_size) +
+               ": sliding-window attention is not implemented (the Grok-2 release has -1, off)");
   if (c.rope_type == RopeType::Yarn && (c.original_max_position_embeddings <= 0 || c.scaling_factor <= 0))
     return bad("rope_type \"yarn\" needs original_max_position_embeddings and scaling_factor > 0");
   return Status::Ok();
@@ -200,7 +260,7 @@ Expected<ModelConfig> load_model_config(const std::string& path) {
 static json to_json(const ModelConfig& c) {
   json j;
   j["architectures"] = json::array({"Grok1ForCausalLM"});
-  j["model_type"] = c.model_type;
+  j["model_type"] = model_type_for(c.family);
   j["vocab_size"] = c.vocab_size;
   j["hidden_size"] = c.hidden_size;
   j["intermediate_size"] = c.intermediate_size;
@@ -220,6 +280,13 @@ static json to_json(const ModelConfig& c) {
   if (c.rope_type != RopeType::Default) j["rope_type"] = rope_type_name(c.rope_type);
   if (c.original_max_position_embeddings) j["original_max_position_embeddings"] = c.original_max_position_embeddings;
   j["scaling_factor"] = c.scaling_factor;
+  const std::pair<const char*, const std::optional<double>*> passed[] = {
+      {"extrapolation_factor", &c.extrapolation_factor}, {"attn_factor", &c.attn_factor},
+      {"beta_fast", &c.beta_fast}, {"beta_slow", &c.beta_slow}};
+  for (const auto& [k, v] : passed)
+    if (*v) j[k] = **v;
+  if (c.sliding_window_size) j["sliding_window_size"] = *c.sliding_window_size;
+  if (c.global_attn_every_n) j["global_attn_every_n"] = *c.global_attn_every_n;
   j["attn_temperature_len"] = c.attn_temperature_len;
   j["attn_logit_softcapping"] = c.attn_logit_softcapping;
   j["router_logit_softcapping"] = c.router_logit_softcapping;

@@ -1,12 +1,15 @@
 // ModelConfig: one struct for both families, read from an HF-style config.json.
-// Field names are SGLang's for Grok-2 (SPEC.md §2); Grok-1's constants map onto the same
-// fields (softcap 0 = off, residual_moe false, rope_theta 10000, attn_temperature_len 0).
+// Field names are those of the Grok-2 release's config.json, as SGLang reads them
+// (docs/release-config.md lists every field and where it was confirmed); Grok-1's constants
+// map onto the same fields (softcap 0 = off, residual_moe false, rope_theta 10000,
+// attn_temperature_len 0).
 // It lives in libconvert (not libmodel) because the layout tables need its sizes to
 // derive every tensor's shape; libmodel uses the same struct.
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "kernels/ops/activation.h"
 #include "libconvert/status.h"
@@ -15,6 +18,17 @@ namespace g2 {
 
 enum class RopeType { Default, Original, Yarn };
 
+// Which checkpoint family a config describes, judged from what the file carries
+// (config_family in model_config.cc): the Grok-2 release says `"model_type": "git"` with
+// `"architectures": ["Grok1ForCausalLM"]`; Grok-1 (which ships no config.json) is described by
+// this project's configs/grok-1.json, `"model_type": "grok-1"`.
+enum class Family { Grok1, Grok2 };
+
+// The model_type a config of `f` is written with: the release's "git" for Grok-2 (a type
+// transformers' AutoConfig knows, so SGLang parses the file), "grok-1" for Grok-1.
+std::string_view model_type_for(Family f);
+std::string_view family_name(Family f);  // "grok-1" / "grok-2"
+
 struct Fp8Quantization {
   bool present = false;
   std::string scale_mode;  // "tensor", "channel" or "block"
@@ -22,7 +36,7 @@ struct Fp8Quantization {
 };
 
 struct ModelConfig {
-  std::string model_type;  // "grok-1" or "grok-2": names the checkpoint family
+  Family family = Family::Grok2;
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;      // dense residual FFN width; 0 when there is none
@@ -40,6 +54,11 @@ struct ModelConfig {
   RopeType rope_type = RopeType::Default;
   int64_t original_max_position_embeddings = 0;
   double scaling_factor = 1.0;
+  // The release's YaRN parameters and window fields: SGLang's "original" RoPE ignores them and
+  // g2kit computes no YaRN (refused) nor sliding window (refused unless off), but a
+  // conversion writes them back as read so the output config stays the release's.
+  std::optional<double> extrapolation_factor, attn_factor, beta_fast, beta_slow;
+  std::optional<int64_t> sliding_window_size, global_attn_every_n;
   int64_t attn_temperature_len = 0;  // 0: no length temperature
   double attn_logit_softcapping = 0.0;
   double router_logit_softcapping = 0.0;

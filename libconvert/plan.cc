@@ -39,7 +39,7 @@ bool is_float_dtype(DType d) { return d == DType::F32 || d == DType::BF16 || d =
 // Grok-1 -> Grok-2: the config that makes a Grok-2 runtime compute Grok-1's function.
 ModelConfig upgraded_config(const ModelConfig& g1) {
   ModelConfig c = g1;
-  c.model_type = "grok-2";
+  c.family = Family::Grok2;  // Grok-2 layout and config.json; the fields below keep Grok-1's function
   c.intermediate_size = 0;  // no dense residual FFN
   c.residual_moe = false;
   c.rope_theta = 10000.0;

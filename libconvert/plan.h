@@ -12,6 +12,7 @@
 #include "libconvert/layout/layout.h"
 #include "libconvert/model_config.h"
 #include "libconvert/quant.h"
+#include "libconvert/split.h"
 #include "libconvert/status.h"
 #include "libconvert/tensor.h"
 
@@ -94,6 +95,7 @@ struct PlannedTensor {
 
 struct PlannedFile {
   std::string path;  // relative to the output dir
+  int rank = -1;     // tp/rank layouts: the rank this -TP-RRR file serves; -1 for -TP-common and hf files
   std::vector<PlannedTensor> tensors;
   uint64_t payload_bytes = 0;  // sum of tensor bytes (the header comes on top)
 };
@@ -112,6 +114,7 @@ struct Plan {
   std::vector<PlannedFile> files;       // in write order
   std::vector<TextFile> text_files;     // config.json, model.safetensors.index.json
   std::vector<std::string> notes;       // things the user must know (tokenizer, flags)
+  std::optional<RankSubset> ranks;      // only these ranks' files (select_ranks, plan_split.h)
   uint64_t total_bytes() const;
   // A stable digest of everything the executor would produce (not of the command line), so
   // a resumed run can check it is the same conversion.

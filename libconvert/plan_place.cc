@@ -118,6 +118,7 @@ Status place_tensors(Plan& plan, const std::vector<LogicalTensor>& logicals, con
   }
   for (auto& [key, f] : files) {
     f.path = file_name_tp(key.first, key.second);
+    f.rank = key.second;
     plan.files.push_back(std::move(f));
   }
   return Status::Ok();
@@ -161,6 +162,7 @@ std::string Plan::fingerprint() const {
     j["files"].push_back(jf);
   }
   for (const auto& t : text_files) j["text"].push_back({t.path, t.content});
+  if (ranks) j["ranks"] = {ranks->first, ranks->last};  // absent for a whole set: its fingerprint is unchanged
   for (const auto& [k, v] : plan_file_metadata()) j["metadata"][k] = v;
   const std::string s = j.dump();
   const XXH128_hash_t h = XXH3_128bits(s.data(), s.size());
@@ -207,9 +209,9 @@ static std::string recipe_text(const Recipe& r) {
 std::string plan_to_text(const Plan& p) {
   std::string s;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "plan: %zu files, %s, layout %s, tp %d, dtype %s\n", p.files.size(),
+  std::snprintf(buf, sizeof buf, "plan: %zu files, %s, layout %s, tp %d, dtype %s%s\n", p.files.size(),
                 human_bytes(p.total_bytes()).c_str(), std::string(out_layout_name(p.layout)).c_str(), p.tp,
-                std::string(dtype_target_name(p.dtype)).c_str());
+                std::string(dtype_target_name(p.dtype)).c_str(), p.ranks ? (", " + p.ranks->text()).c_str() : "");
   s += buf;
   for (const auto& f : p.files) {
     std::snprintf(buf, sizeof buf, "%s  (%zu tensors, %s)\n", f.path.c_str(), f.tensors.size(),

@@ -4,12 +4,14 @@
 // usually one piece. Readers only build this table; reading is generic.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "libconvert/layout/layout.h"
 #include "libconvert/mapped_file.h"
 #include "libconvert/model_config.h"
+#include "libconvert/split.h"
 #include "libconvert/status.h"
 #include "libconvert/tensor.h"
 
@@ -62,6 +64,8 @@ class TensorSource {
 
 // Detect the format of `dir` and open it. `config_path` overrides dir/config.json
 // (a Grok-1 JAX directory has none: then configs/grok-1.json values are expected via it).
-Expected<std::unique_ptr<TensorSource>> open_checkpoint(const std::string& dir, const std::string& config_path = "");
+// `ranks`: the folder is one node's share of a TP set (Grok2TpSource::open), for inspection.
+Expected<std::unique_ptr<TensorSource>> open_checkpoint(const std::string& dir, const std::string& config_path = "",
+                                                        const std::optional<RankSubset>& ranks = std::nullopt);
 
 }  // namespace g2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (idempotently) the small Python venv used by interop tests and the
-# NumPy reference drivers: BUILD_DIR/venv with numpy, safetensors, ml_dtypes.
-# No torch, no jax. Prints the venv's python path on stdout (last line).
+# NumPy reference drivers: BUILD_DIR/venv with numpy, safetensors, ml_dtypes (pinned).
+# No torch, no jax: the SGLang loader tests have their own venv (scripts/setup-sglang-venv.sh). Prints the venv's python path on stdout (last line).
 #
 #   scripts/setup-python.sh BUILD_DIR
 #
@@ -17,7 +17,7 @@ mkdir -p "$BUILD_DIR"
 BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 VENV="$BUILD_DIR/venv"
 PY="$VENV/bin/python"
-REQS="numpy ml_dtypes safetensors"
+REQS="numpy==2.4.6 ml_dtypes==0.7.0 safetensors==0.8.0"  # pinned; bump together, then rerun
 STAMP="$VENV/.g2kit-stamp"
 STAMP_TEXT="g2kit-python-v1: $REQS"
 

@@ -13,11 +13,15 @@ namespace g2 {
 
 namespace fs = std::filesystem;
 
-Expected<std::unique_ptr<TensorSource>> open_checkpoint(const std::string& dir, const std::string& config_path) {
+Expected<std::unique_ptr<TensorSource>> open_checkpoint(const std::string& dir, const std::string& config_path,
+                                                        const std::optional<RankSubset>& ranks) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return not_found(dir + ": no such directory");
   if (!fs::is_directory(dir, ec)) return invalid(dir + ": not a directory (give the checkpoint's directory)");
-  if (fs::is_directory(fs::path(dir) / "ckpt-0", ec)) return open_grok1_jax(dir, config_path);
+  if (fs::is_directory(fs::path(dir) / "ckpt-0", ec)) {
+    if (ranks) return invalid(dir + ": expected " + ranks->text() + " of a Grok-2 TP set, but this is a Grok-1 JAX folder");
+    return open_grok1_jax(dir, config_path);
+  }
 
   bool tp_common = false, any_safetensors = false, any_entry = false;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
@@ -30,10 +34,11 @@ Expected<std::unique_ptr<TensorSource>> open_checkpoint(const std::string& dir, 
   }
   if (ec) return io_error(dir + ": cannot list: " + ec.message());
   if (tp_common) {
-    auto s = Grok2TpSource::open(dir, config_path);
+    auto s = Grok2TpSource::open(dir, config_path, ranks);
     if (!s) return s.error();
     return std::unique_ptr<TensorSource>(std::move(*s));
   }
+  if (ranks) return invalid(dir + ": expected " + ranks->text() + " of a Grok-2 TP set, but there are no -TP-common files here");
   if (fs::exists(fs::path(dir) / kSafetensorsIndexName) || fs::exists(fs::path(dir) / "model.safetensors"))
     return open_safetensors_set(dir, config_path);
   if (!any_entry) return not_found(dir + ": empty directory, no checkpoint here");

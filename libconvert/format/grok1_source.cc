@@ -71,8 +71,8 @@ Status Grok1JaxSource::load_config(const std::string& config_path) {
   }
   auto c = load_model_config(path);
   if (!c) return c.error();
-  if (c->model_type != "grok-1")
-    return invalid(path + ": model_type \"" + c->model_type + "\" is not grok-1, but " + root_ +
+  if (c->family != Family::Grok1)
+    return invalid(path + ": describes a " + std::string(family_name(c->family)) + " model, not grok-1, but " + root_ +
                    " is a Grok-1 JAX checkpoint (ckpt-0/tensor*_000)");
   config_ = std::move(*c);
   return Status::Ok();

@@ -33,11 +33,29 @@ std::string range_str(const ShardRange& r) {
   return "[" + std::to_string(r.begin) + ", " + std::to_string(r.end) + ") of axis " + std::to_string(r.axis);
 }
 
+// Ranks as ranges, e.g. "0-7" or "0-3, 6".
+std::string ranks_text(const std::set<int>& rs) {
+  std::string out;
+  for (auto it = rs.begin(); it != rs.end();) {
+    const int a = *it;
+    int b = a;
+    while (++it != rs.end() && *it == b + 1) ++b;
+    out += (out.empty() ? "" : ", ") + std::to_string(a) + (b > a ? "-" + std::to_string(b) : "");
+  }
+  return out;
+}
+
 // Check the file set: which groups have rank files, that no rank is missing and that every
-// group agrees on tp. Returns tp.
+// group agrees on tp. Returns tp. With `subset`, every group must hold exactly its ranks.
 Expected<int> check_ranks(const std::string& dir, const std::map<int, std::set<int>>& ranks, int declared_tp,
-                          const std::string& cfg_path) {
+                          const std::string& cfg_path, const std::optional<RankSubset>& subset) {
   int tp = declared_tp;
+  if (subset) {
+    if (tp > 0 && tp != subset->tp)
+      return invalid(dir + ": a share of " + subset->text() + " was expected, but " + cfg_path + " says g2_layout.tp " +
+                     std::to_string(tp));
+    tp = subset->tp;
+  }
   if (tp > 0) {
     for (const auto& [g, rs] : ranks)
       if (*rs.rbegin() >= tp)
@@ -57,6 +75,40 @@ Expected<int> check_ranks(const std::string& dir, const std::map<int, std::set<i
                      std::to_string(b->second) + " has " + std::to_string(b->first));
     }
   }
+  if (subset) {
+    for (const auto& [g, rs] : ranks) {
+      for (int r : rs)
+        if (!subset->holds(r))
+          return invalid((fs::path(dir) / tp_rank_file_name(g, r)).string() + " is rank " + std::to_string(r) +
+                         ", outside this share (" + subset->text() + ")");
+      for (int r = subset->first; r <= subset->last; ++r)
+        if (!rs.count(r))
+          return not_found((fs::path(dir) / tp_rank_file_name(g, r)).string() + ": missing (rank " + std::to_string(r) +
+                           " of this share, " + subset->text() + ")");
+    }
+    return tp;
+  }
+  // The same ranks missing from every group: a folder holding one node's share (g2convert
+  // --ranks). Name the ranks, not just the first file.
+  std::optional<std::set<int>> common_missing;
+  for (const auto& [g, rs] : ranks) {
+    std::set<int> missing;
+    for (int r = 0; r < tp; ++r)
+      if (!rs.count(r)) missing.insert(r);
+    if (!common_missing) common_missing = missing;
+    else if (*common_missing != missing) common_missing = std::set<int>{};
+  }
+  if (common_missing && !common_missing->empty()) {
+    std::set<int> held;
+    for (int r = 0; r < tp; ++r)
+      if (!common_missing->count(r)) held.insert(r);
+    const int g = ranks.begin()->first;
+    return not_found(dir + ": holds only ranks " + ranks_text(held) + " of tp " + std::to_string(tp) + "; ranks " +
+                     ranks_text(*common_missing) + " are missing (" +
+                     (fs::path(dir) / tp_rank_file_name(g, *common_missing->begin())).string() +
+                     " ...). A g2convert --ranks folder is one node's share: this needs every rank in one folder "
+                     "(g2inspect --verify checks a share)");
+  }
   for (const auto& [g, rs] : ranks)
     for (int r = 0; r < tp; ++r)
       if (!rs.count(r))
@@ -68,8 +120,10 @@ Expected<int> check_ranks(const std::string& dir, const std::map<int, std::set<i
 
 }  // namespace
 
-Expected<std::unique_ptr<Grok2TpSource>> Grok2TpSource::open(const std::string& dir, const std::string& config_path) {
+Expected<std::unique_ptr<Grok2TpSource>> Grok2TpSource::open(const std::string& dir, const std::string& config_path,
+                                                             const std::optional<RankSubset>& ranks) {
   auto s = std::unique_ptr<Grok2TpSource>(new Grok2TpSource());
+  if (ranks && !ranks->whole()) s->ranks_ = ranks;
   G2_TRY(s->open_impl(dir, config_path));
   return s;
 }
@@ -97,9 +151,12 @@ Status Grok2TpSource::open_impl(const std::string& dir, const std::string& confi
   if (ec) return io_error(dir + ": cannot list: " + ec.message());
   if (names.empty()) return not_found(dir + ": no pytorch_model-*-TP-*.safetensors files");
   std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  auto tp = check_ranks(dir, ranks, g2l->tp, cfg_path);
+  auto tp = check_ranks(dir, ranks, g2l->tp, cfg_path, ranks_);
   if (!tp) return tp.status();
   tp_ = *tp;
+  std::vector<int> held;  // the ranks whose files are here: all of them, or the subset's
+  for (int r = 0; r < tp_; ++r)
+    if (!ranks_ || ranks_->holds(r)) held.push_back(r);
 
   // Open every file; index its tensors as whole (common) or per rank.
   std::map<std::string, Loc> common;
@@ -154,41 +211,42 @@ Status Grok2TpSource::open_impl(const std::string& dir, const std::string& confi
       continue;
     }
     const auto& locs = ranked.at(name);
-    for (int r = 0; r < tp_; ++r) {
+    for (int r : held) {
       if (locs[size_t(r)].file) continue;
       const Loc& first = *std::find_if(locs.begin(), locs.end(), [](const Loc& l) { return l.file != nullptr; });
       const int group = parse_tp_file_name(fs::path(first.file->path()).filename().string())->group;
       return invalid((fs::path(dir) / tp_rank_file_name(group, r)).string() + ": lacks tensor \"" + name +
                      "\", which " + first.file->path() + " holds (every rank must hold its slice)");
     }
-    const Loc& l0 = locs[0];
+    const int r0 = held.front();
+    const Loc& l0 = locs[size_t(r0)];
     auto m = layout.match(name, l0.entry->shape, l0.file->path());
     if (!m) return m.status();
     if (!m->weight->per_rank_file && !split_in_rank) split_in_rank = name;
     SourceTensor t{name, l0.entry->dtype, m->spec.shape, 0, {}};
-    for (int r = 0; r < tp_; ++r)
+    for (int r : held)
       if (locs[size_t(r)].entry->dtype != t.dtype)
         return invalid(locs[size_t(r)].file->path() + ": tensor \"" + name + "\" is " +
                        std::string(dtype_name(locs[size_t(r)].entry->dtype)) + " but " +
                        std::string(dtype_name(t.dtype)) + " in " + l0.file->path());
     if (m->spec.split == Split::Replicated || (m->is_scale && m->scale_kind == ScaleKind::Tensor)) {
-      // Every rank holds the whole tensor: keep rank 0's copy once the others match it.
+      // Every rank holds the whole tensor: keep the first copy once the others match it.
       t.shape = m->is_scale && m->scale_kind == ScaleKind::Tensor ? l0.entry->shape : m->spec.shape;
-      for (int r = 0; r < tp_; ++r) {
+      for (int r : held) {
         const Loc& l = locs[size_t(r)];
         if (l.entry->shape != t.shape)
           return invalid(l.file->path() + ": replicated tensor \"" + name + "\" has shape " + shape_str(l.entry->shape) +
                          ", expected " + shape_str(t.shape));
         if (!same_bytes(l, l0))
-          return invalid(l.file->path() + ": replicated tensor \"" + name + "\" differs from rank 0's copy in " +
-                         l0.file->path());
+          return invalid(l.file->path() + ": replicated tensor \"" + name + "\" differs from rank " + std::to_string(r0) +
+                         "'s copy in " + l0.file->path());
       }
       t.pieces.push_back(piece(l0));
     } else {
       int64_t covered = 0;
       int holder = -1;
       ShardRange last{};
-      for (int r = 0; r < tp_; ++r) {
+      for (int r : held) {
         const Loc& l = locs[size_t(r)];
         auto rng = m->is_scale ? scale_shard_range(*m->weight, m->scale_kind, config_, tp_, r, bn, bk)
                                : shard_range(*m->weight, config_, tp_, r);
@@ -199,7 +257,10 @@ Status Grok2TpSource::open_impl(const std::string& dir, const std::string& confi
           return invalid(l.file->path() + ": tensor \"" + name + "\" has shape " + shape_str(l.entry->shape) +
                          ", expected " + shape_str(want) + " (rank " + std::to_string(r) + " of tp " +
                          std::to_string(tp_) + " holds " + range_str(*rng) + " of " + shape_str(m->spec.shape) + ")");
-        if (rng->begin == covered) {
+        if (ranks_) {  // a share: each rank's slice on its own
+          seen[name] = tensors_.size();
+          tensors_.push_back(SourceTensor{name, t.dtype, want, 0, {piece(l)}});
+        } else if (rng->begin == covered) {
           t.pieces.push_back(piece(l));
           t.concat_axis = rng->axis;
           covered = rng->end;
@@ -216,6 +277,7 @@ Status Grok2TpSource::open_impl(const std::string& dir, const std::string& confi
                          range_str(*rng) + " but the ranks before cover [0, " + std::to_string(covered) + ")");
         }
       }
+      if (ranks_) continue;
       if (covered != m->spec.shape[size_t(t.concat_axis)])
         return invalid(dir + ": tensor \"" + name + "\": the ranks cover [0, " + std::to_string(covered) + ") of " +
                        shape_str(m->spec.shape));

@@ -4,12 +4,16 @@
 // layout (shard_range / scale_shard_range place each rank's slice; KV heads replicated over
 // ranks are deduplicated after checking they are identical), as zero-copy pieces. Handles the
 // release `tp` layout (only experts in rank files) and the fully presharded `rank` layout.
+// A rank subset (one node's share, `g2convert --ranks`) opens only when the caller names the
+// subset it expects (g2inspect, from g2manifest.json); every other caller gets an error that
+// names the missing ranks.
 #pragma once
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "libconvert/format/safetensors_set.h"
+#include "libconvert/split.h"
 
 namespace g2 {
 
@@ -35,14 +39,20 @@ Expected<G2LayoutInfo> read_g2_layout(const std::string& config_path);
 
 class Grok2TpSource final : public SafetensorsBackedSource {
  public:
-  // Open `dir` as a TP set; `config_path` overrides dir/config.json.
-  static Expected<std::unique_ptr<Grok2TpSource>> open(const std::string& dir, const std::string& config_path = "");
+  // Open `dir` as a TP set; `config_path` overrides dir/config.json. With `ranks`, the files
+  // must hold exactly that subset in every group: then a tensor split over ranks is listed
+  // once per held rank, as that rank's slice (its shape, its file) -- a view for checking
+  // what a node holds, not a model (find() returns the first slice).
+  static Expected<std::unique_ptr<Grok2TpSource>> open(const std::string& dir, const std::string& config_path = "",
+                                                       const std::optional<RankSubset>& ranks = std::nullopt);
   int tp() const { return tp_; }
   TpLayoutKind kind() const { return kind_; }
+  const std::optional<RankSubset>& rank_subset() const { return ranks_; }
 
  private:
   Status open_impl(const std::string& dir, const std::string& config_path);
   int tp_ = 1;
+  std::optional<RankSubset> ranks_;
   TpLayoutKind kind_ = TpLayoutKind::Tp;
 };
 

@@ -16,9 +16,7 @@ Status SafetensorsBackedSource::open_config(const std::string& dir, const std::s
   auto cfg = load_set_config(dir, config_path);
   if (!cfg) return cfg.status();
   config_ = std::move(*cfg);
-  auto fam = family_from_config(config_);
-  if (!fam) return fam.status();
-  family_ = *fam;
+  family_ = config_.family;
   if (config_path.empty()) extra_files_.push_back((fs::path(dir) / "config.json").string());
   return Status::Ok();
 }
@@ -42,12 +40,6 @@ Expected<ModelConfig> load_set_config(const std::string& dir, const std::string&
     return not_found(config_path.empty() ? dir + ": no config.json; pass the model's config with --config FILE"
                                          : path + ": config file not found");
   return load_model_config(path);
-}
-
-Expected<Family> family_from_config(const ModelConfig& c) {
-  if (c.model_type == "grok-1") return Family::Grok1;
-  if (c.model_type == "grok-2") return Family::Grok2;
-  return invalid(c.source + ": model_type \"" + c.model_type + "\" is not \"grok-1\" or \"grok-2\"");
 }
 
 LayoutIndex::LayoutIndex(const ModelConfig& c) : c_(c), layout_(grok2_layout(c)) {

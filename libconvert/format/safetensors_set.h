@@ -1,7 +1,8 @@
 // TensorSources over safetensors files: the Hugging Face set (model.safetensors.index.json +
 // shards, or one model.safetensors) here, the Grok-2 TP set in grok2_tp.h. Tensor names in both
 // follow the Grok-2 (HF) naming of grok2_layout(config) whatever the family: family() comes from
-// config.json's model_type ("grok-1" / "grok-2") and says which forward the weights are for.
+// the config (ModelConfig::family, judged from its model_type and architectures) and says which
+// forward the weights are for.
 #pragma once
 #include <memory>
 #include <string>
@@ -44,8 +45,6 @@ class SafetensorsBackedSource : public TensorSource {
 
 // config_path if given, else dir/config.json; the error says to pass --config when missing.
 Expected<ModelConfig> load_set_config(const std::string& dir, const std::string& config_path);
-// "grok-1" -> Grok1, "grok-2" -> Grok2; anything else is an error naming the config file.
-Expected<Family> family_from_config(const ModelConfig& c);
 
 // What a tensor name is in the Grok-2 layout of a config: a layout tensor, or the FP8 scale
 // companion of one (then `scale_kind` says which, judged from the suffix and shape).

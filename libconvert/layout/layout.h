@@ -13,8 +13,6 @@
 
 namespace g2 {
 
-enum class Family { Grok1, Grok2 };
-
 // What a tensor is, independent of the family's naming.
 enum class Role {
   Embedding,   // [V, H]

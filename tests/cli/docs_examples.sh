@@ -14,6 +14,14 @@
 # Expected exit: 0, unless the example's comment says `exit N` (e.g. a g2diff that must find a
 # parity failure: `# exit 1`); anything else fails, and 2 (usage or input error) always does.
 #
+# Scripts: a fenced ```sh/```bash block whose first line starts with `#!` runs whole, under a
+# simulated Slurm: `#SBATCH --array=A-B` starts one background process per array index at once
+# (SLURM_ARRAY_TASK_ID, _MIN, _MAX, _COUNT set); otherwise the script runs once with
+# SLURM_JOB_NUM_NODES from `#SBATCH --nodes=N`, and `srun CMD` (a stand-in on PATH) runs CMD
+# once per node, all at once, with SLURM_NODEID 0..N-1. Each process must exit 0. Paths as
+# above, plus /local/ -> a per-node folder (node-local disks); `--fp8-scale block` gets
+# `--fp8-block 8`. Their g2 command lines are checked for flags, not run on their own.
+#
 # Flags: every --flag in an example, and every flag in README's "`<tool>` flags" tables, must
 # appear in that tool's --help (failure); flags in --help missing from README's table are
 # printed as warnings.
@@ -34,19 +42,37 @@ for t in $TOOLS; do
 done
 has_flag() { grep -qxF -- "$2" <<<"${HELP[$1]}"; }
 
-# --- extract examples: one per line, "FILE<TAB>expected exit<TAB>command" ---
+# --- extract examples: one per line, "FILE<TAB>KIND<TAB>expected exit<TAB>command or script" ---
+# KIND: run (a command line), script (a file under $T/scripts), check (a script's command line:
+# flags only).
+mkdir -p "$T/scripts"
 extract() {
-  awk -v file="$1" '
-    /^```/ { if (in_block) { in_block = 0 } else { in_block = 1; sh = ($0 ~ /^```(sh|bash)[[:space:]]*$/) } next }
-    in_block && sh {
-      if (cont != "") { line = cont " " $0 } else if ($0 ~ /^(g2convert|g2diff|g2inspect|g2synth) /) { line = $0 } else next
-      if (line ~ /\\[[:space:]]*$/) { sub(/\\[[:space:]]*$/, "", line); cont = line; next }
+  awk -v file="$1" -v sdir="$T/scripts" '
+    function emit(kind, line) {
+      if (line ~ /\\[[:space:]]*$/) { sub(/\\[[:space:]]*$/, "", line); cont = line; return }
       cont = ""
       expect = 0
       if (match(line, /#.*exit [0-9]/)) { c = substr(line, RSTART, RLENGTH); expect = substr(c, length(c)) }
       sub(/[[:space:]]+#.*$/, "", line)
       gsub(/[[:space:]]+/, " ", line)
-      print file "\t" expect "\t" line
+      print file "\t" kind "\t" expect "\t" line
+    }
+    /^```/ {
+      if (in_block) { if (script) { close(sfile); print file "\tscript\t0\t" sfile } in_block = 0; script = 0 }
+      else { in_block = 1; first = 1; sh = ($0 ~ /^```(sh|bash)[[:space:]]*$/) }
+      next
+    }
+    in_block && sh && first { first = 0; if ($0 ~ /^#!/) { script = 1; sfile = sdir "/" file "." NR ".sh" } }
+    in_block && sh && script {
+      print > sfile
+      line = $0; sub(/^[[:space:]]+/, "", line)
+      if (cont != "") emit("check", cont " " line)
+      else if (line ~ /^(g2convert|g2diff|g2inspect|g2synth) /) emit("check", line)
+      next
+    }
+    in_block && sh {
+      if (cont != "") { line = cont " " $0 } else if ($0 ~ /^(g2convert|g2diff|g2inspect|g2synth) /) { line = $0 } else next
+      emit("run", line)
     }' "$G2_SOURCE_DIR/$1"
 }
 mapfile -t EXAMPLES < <(extract README.md; extract MIGRATION.md)
@@ -59,20 +85,66 @@ mkdir -p "$T/data" "$T/work"
 "$G2_BIN_DIR/g2synth" --config "$G2_SOURCE_DIR/configs/grok-2-tiny.json" --format grok2-tp --tp 8 --out "$T/data/grok-2" >/dev/null \
   || { echo "docs_examples: g2synth grok-2 failed"; exit 1; }
 
-rewrite() {  # command -> command for the tiny data
+rewrite_stream() {  # text on stdin -> text for the tiny data
   sed -E -e "s#configs/grok-1\.json#configs/grok-1-tiny.json#g" -e "s#configs/grok-2\.json#configs/grok-2-tiny.json#g" \
-         -e "s#(^| )configs/#\1$G2_SOURCE_DIR/configs/#g" -e "s#(^| )/data/#\1$T/data/#g" <<<"$1"
+         -e "s#(^| )configs/#\1$G2_SOURCE_DIR/configs/#g" -e "s#(^| )/data/#\1$T/data/#g"
+}
+rewrite() { rewrite_stream <<<"$1"; }  # command -> command for the tiny data
+
+# --- scripts under a simulated Slurm (see the header) ---
+mkdir -p "$T/bin" "$T/nodes"
+cat >"$T/bin/srun" <<'SRUN'
+#!/usr/bin/env bash
+# srun stand-in: the command once per node of the allocation, all at once.
+rc=0; pids=()
+for ((k = 0; k < ${SLURM_JOB_NUM_NODES:-1}; k++)); do SLURM_NODEID=$k SLURM_PROCID=$k SLURM_LOCALID=0 "$@" & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+exit $rc
+SRUN
+chmod +x "$T/bin/srun"
+run_script() {  # SCRIPT -> 0 when every simulated task exits 0 (logs in SCRIPT.*.log)
+  local src=$1 s="$1.run" array nodes a b id rc=0 pids=()
+  rewrite_stream <"$src" | sed -E -e "s#(^| )/local/#\1$T/nodes/\${SLURM_NODEID:-0}/#g" \
+                                -e "s#--fp8-scale block#--fp8-scale block --fp8-block 8#g" >"$s"
+  array=$(sed -nE 's/^#SBATCH[[:space:]]+--array=([0-9]+-[0-9]+).*/\1/p' "$src")
+  nodes=$(sed -nE 's/^#SBATCH[[:space:]]+--nodes=([0-9]+).*/\1/p' "$src")
+  local path="$T/bin:$G2_BIN_DIR:$PATH"
+  if [ -n "$array" ]; then
+    a=${array%-*} b=${array#*-}
+    for ((id = a; id <= b; id++)); do
+      (cd "$T/work" && PATH=$path SLURM_JOB_ID=1 SLURM_ARRAY_JOB_ID=1 SLURM_ARRAY_TASK_ID=$id SLURM_ARRAY_TASK_MIN=$a \
+         SLURM_ARRAY_TASK_MAX=$b SLURM_ARRAY_TASK_COUNT=$((b - a + 1)) bash "$s") >"$s.$id.log" 2>&1 &
+      pids+=($!)
+    done
+    for id in "${pids[@]}"; do wait "$id" || rc=1; done
+  else
+    (cd "$T/work" && PATH=$path SLURM_JOB_ID=1 SLURM_JOB_NUM_NODES=${nodes:-1} bash "$s") >"$s.0.log" 2>&1 || rc=1
+  fi
+  [ $rc -eq 0 ] || tail -n 5 "$s".*.log | sed 's/^/    /'
+  return $rc
 }
 
 n=0
 for i in "${!EXAMPLES[@]}"; do
-  IFS=$'\t' read -r file expect doc <<<"${EXAMPLES[$i]}"
+  IFS=$'\t' read -r file kind expect doc <<<"${EXAMPLES[$i]}"
+  if [ "$kind" = script ]; then
+    t0=$(date +%s%N)
+    run_script "$doc"
+    rc=$?
+    n=$((n + 1))
+    what="$file: script $(sed -nE 's/^# ([^:]+):.*/\1/p' "$doc" | head -1)"
+    if [ $rc -eq 0 ]; then echo "docs_examples: ok ($(( ($(date +%s%N) - t0) / 1000000 )) ms) $what"
+    else fail "$what: a simulated task failed"; fi
+    continue
+  fi
+  [ "$kind" = check ] && doc=${doc//[\'\"]/}  # a script's line may end inside a quoted srun command
   read -r -a words <<<"$(rewrite "$doc")"
   tool=${words[0]}
   for w in "${words[@]:1}"; do
     flag=${w%%=*}
     if [[ $flag == --* ]] && ! has_flag "$tool" "$flag"; then fail "$file: '$doc': $tool has no flag $flag"; fi
   done
+  [ "$kind" = check ] && continue
   args=("${words[@]:1}")
   if [ "$tool" = g2convert ]; then
     cmdline=" ${args[*]} "

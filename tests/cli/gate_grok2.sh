@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # CI regression gate, Grok-2 part: the golden Grok-2 tiny TP8 set (g2synth, digest-checked)
-# converted to {TP1 hf, TP2 rank, TP4 tp, TP16 rank} x {keep, fp8 tensor, fp8 block 8}. Each
+# converted to every target of tests/cli/gate_targets.bash ({TP1 hf, TP2/TP4/TP16 rank, TP4/TP8
+# tp} x {keep, fp8 tensor, fp8 block 8}). Each
 # result must (1) pass g2diff against the source with the conversion's preset (same dtype:
 # exact; FP8: the fp8 bound, and exact against the converter's FP8 round trip), (2) pass g2diff against the golden NumPy activations, and for
 # same-dtype reshards (3) keep the layout-independent model digest of the source.
 source "$G2_SOURCE_DIR/tests/cli/gate_lib.bash"
+source "$G2_SOURCE_DIR/tests/cli/gate_targets.bash"
 G2GOLD="$GOLDEN/grok2-tiny.numpy.safetensors.zst"
 synth_golden grok2-tiny "$WORK/src"
 SRC_DIGEST=$(model_digest "$WORK/src")
@@ -13,12 +15,8 @@ check "tp8 source vs golden (f32)" 0 "$WORK/src" --reference "$G2GOLD" --toleran
 check "tp8 source vs golden (f32, rank by rank)" 0 "$WORK/src" --tp-exec --reference "$G2GOLD" --tolerance f32
 
 one() {  # one TP LAYOUT DTYPE
-  local tp=$1 layout=$2 dt=$3 out="$WORK/tp$1-$2-$3" args=()
-  case $dt in
-    keep) ;;
-    fp8t) args=(--dtype fp8 --fp8-scale tensor) ;;
-    fp8b) args=(--dtype fp8 --fp8-scale block --fp8-block 8) ;;
-  esac
+  local tp=$1 layout=$2 dt=$3 out="$WORK/tp$1-$2-$3" args
+  read -ra args <<<"$(gate_dtype_args "$dt")"
   local name="tp$tp $layout $dt"
   step "convert $name" "$CONV" "$WORK/src" "$out" --tp "$tp" --layout "$layout" "${args[@]}" || return 0
   if [ "$dt" = keep ]; then
@@ -39,8 +37,8 @@ one() {  # one TP LAYOUT DTYPE
       --tp-exec --tolerance f32
   fi
 }
-for target in "1 hf" "2 rank" "4 tp" "16 rank"; do
-  for dt in keep fp8t fp8b; do
+for target in "${GROK2_GATE_TARGETS[@]}"; do
+  for dt in "${GROK2_GATE_DTYPES[@]}"; do
     # shellcheck disable=SC2086
     spawn one $target $dt
   done

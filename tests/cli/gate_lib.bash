@@ -86,5 +86,5 @@ finish() {
     echo "$1: $n_fail FAILED, $n_ok passed ($(($(date +%s) - T0)) s)"
     exit 1
   fi
-  echo "$1: ok, $n_ok g2diff checks passed ($(($(date +%s) - T0)) s)"
+  echo "$1: ok, $n_ok checks passed ($(($(date +%s) - T0)) s)"
 }

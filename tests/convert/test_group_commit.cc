@@ -11,6 +11,7 @@
 #include <set>
 
 #include "libconvert/group_commit.h"
+#include "tests/convert/tmp_dir.h"
 
 namespace g2 {
 namespace {
@@ -155,14 +156,7 @@ TEST(GroupCommit, AFailedPublishIsNotRecorded) {
   EXPECT_EQ(log.recorded, names(4));  // the first batch only
 }
 
-struct TmpDir {
-  std::string path;
-  TmpDir() {
-    char tmpl[] = "/tmp/g2commit_test_XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TmpDir() { fs::remove_all(path); }
-};
+using test_exec::TmpDir;
 
 size_t temporaries(const std::string& dir) {
   size_t n = 0;

@@ -225,7 +225,7 @@ TEST_F(Grok1SourceErrors, ConfigIsRequiredAndMustBeGrok1) {
   std::filesystem::copy_file(cfg_path, root + "/config.json");
   EXPECT_TRUE(open_grok1_jax(root, "").ok());
   const std::string g2 = write_config(dir, 2, "grok-2");
-  EXPECT_HAS(open_error(g2), "is not grok-1");
+  EXPECT_HAS(open_error(g2), "describes a grok-2 model, not grok-1");
   // a config with another layer count names the surplus files
   EXPECT_HAS(open_error(write_config(dir, 1)), "unexpected file");
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -51,7 +52,7 @@ TEST(ModelConfig, RoundTripsThroughJson) {
 }
 
 json base() {
-  return json::parse(R"({"vocab_size":1024,"hidden_size":64,"intermediate_size":128,"moe_intermediate_size":32,
+  return json::parse(R"({"architectures":["Grok1ForCausalLM"],"model_type":"git","vocab_size":1024,"hidden_size":64,"intermediate_size":128,"moe_intermediate_size":32,
     "num_hidden_layers":2,"num_attention_heads":8,"num_key_value_heads":2,"head_dim":8,"num_local_experts":4,
     "num_experts_per_tok":2,"max_position_embeddings":64})");
 }
@@ -85,6 +86,13 @@ TEST(ModelConfig, EveryValidationErrorIsClear) {
       {"quant method", [](json& j) { j["quantization_config"] = {{"quant_method", "awq"}}; }, "quant_method \"awq\""},
       {"block size", [](json& j) { j["quantization_config"] = {{"quant_method", "fp8"}, {"weight_block_size", {128}}}; },
        "weight_block_size"},
+      {"no model_type", [](json& j) { j.erase("model_type"); }, "model_type \"\" is not a Grok config"},
+      {"other model_type", [](json& j) { j["model_type"] = "llama"; }, "model_type \"llama\" is not a Grok config"},
+      {"GIT captioning", [](json& j) { j["architectures"] = {"GitForCausalLM"}; }, "transformers' GIT image-captioning model"},
+      {"git, no class", [](json& j) { j.erase("architectures"); }, "without \"architectures\""},
+      {"architectures", [](json& j) { j["architectures"] = "Grok1ForCausalLM"; }, "\"architectures\" must be a list"},
+      {"sliding window", [](json& j) { j["sliding_window_size"] = 4096; }, "sliding-window attention is not implemented"},
+      {"beta_fast type", [](json& j) { j["beta_fast"] = "8"; }, "\"beta_fast\" must be a number"},
   };
   ASSERT_TRUE(parse_model_config(base().dump(), "base.json").ok());
   for (const auto& c : cases) {
@@ -113,6 +121,50 @@ TEST(ModelConfig, Fp8QuantizationConfig) {
   auto back = parse_model_config(model_config_to_json(*c), "again");
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->fp8.scale_mode, "block");
+}
+
+// The family comes from what the file carries: the release's "git" + Grok1ForCausalLM, the
+// "grok-2" this project wrote before, and this project's "grok-1". Defaults follow the family
+// where the release leaves a field out (hidden_act: SGLang's erf GELU for Grok-2).
+TEST(ModelConfig, FamilyFromWhatTheFileCarries) {
+  auto release = parse_model_config(base().dump(), "release.json");
+  ASSERT_TRUE(release.ok()) << release.message();
+  EXPECT_EQ(release->family, Family::Grok2);
+  EXPECT_EQ(release->hidden_act, GeluKind::Erf);
+  json legacy = base();
+  legacy["model_type"] = "grok-2";
+  legacy.erase("architectures");
+  auto old = parse_model_config(legacy.dump(), "old.json");
+  ASSERT_TRUE(old.ok()) << old.message();
+  EXPECT_EQ(old->family, Family::Grok2);
+  json g1 = base();
+  g1["model_type"] = "grok-1";
+  g1["architectures"] = {"Grok1ModelForCausalLM"};
+  auto one = parse_model_config(g1.dump(), "g1.json");
+  ASSERT_TRUE(one.ok()) << one.message();
+  EXPECT_EQ(one->family, Family::Grok1);
+  EXPECT_EQ(one->hidden_act, GeluKind::Tanh);  // jax.nn.gelu's default
+  // Grok-2 output configs carry the release's model_type, Grok-1 ones this project's
+  EXPECT_EQ(json::parse(model_config_to_json(*old))["model_type"], "git");
+  EXPECT_EQ(json::parse(model_config_to_json(*one))["model_type"], "grok-1");
+}
+
+// configs/grok-2.json is the release's config.json field for field (docs/release-config.md):
+// every field is read, and a conversion writes every one of them back with the same value.
+TEST(ModelConfig, ReleaseConfigFieldsSurviveAWrite) {
+  std::ifstream f(cfg("grok-2.json"));
+  const json release = json::parse(f);
+  EXPECT_EQ(release.size(), 32u);
+  auto c = load_model_config(cfg("grok-2.json"));
+  ASSERT_TRUE(c.ok()) << c.message();
+  const json out = json::parse(model_config_to_json(*c));
+  for (const auto& [k, v] : release.items()) {
+    ASSERT_TRUE(out.contains(k)) << k;
+    if (v.is_number()) EXPECT_EQ(out[k].get<double>(), v.get<double>()) << k;
+    else EXPECT_EQ(out[k], v) << k;
+  }
+  EXPECT_EQ(c->beta_fast, 8.0);
+  EXPECT_EQ(c->sliding_window_size, -1);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ inline Tolerance near(double r) {
 
 inline ModelConfig tiny_config(bool grok2, int heads = 8, int kv = 2, int hd = 4) {
   ModelConfig c;
-  c.model_type = grok2 ? "grok-2" : "grok-1";
+  c.family = grok2 ? Family::Grok2 : Family::Grok1;
   c.vocab_size = 64;
   c.num_attention_heads = heads;
   c.num_key_value_heads = kv;

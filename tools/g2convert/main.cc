@@ -10,9 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/common/cli.h"
+#include "libconvert/dest_state.h"
 #include "libconvert/execute.h"
 #include "libconvert/format/grok2_tp.h"
 #include "libconvert/plan.h"
+#include "libconvert/plan_split.h"
 #include "tokenizer_ids.h"
 
 namespace {
@@ -52,9 +54,41 @@ std::string human(uint64_t b) {
   return buf;
 }
 
+// "A-B" or "A" (--ranks) and "I/N" (--part): two non-negative integers around `sep`.
+std::optional<std::pair<int, int>> parse_pair(const std::string& s, char sep, bool single_ok) {
+  auto num = [](const std::string& t) -> std::optional<int> {
+    if (t.empty() || t.size() > 6 || t.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    return std::stoi(t);
+  };
+  const auto at = s.find(sep);
+  if (at == std::string::npos) {
+    auto a = single_ok ? num(s) : std::nullopt;
+    if (!a) return std::nullopt;
+    return std::make_pair(*a, *a);
+  }
+  auto a = num(s.substr(0, at)), b = num(s.substr(at + 1));
+  if (!a || !b) return std::nullopt;
+  return std::make_pair(*a, *b);
+}
+
+// The command the manifest records: argv without --part, i.e. the one-process command that
+// writes the same destination, so N parts end with the manifest a one-process run writes.
+std::vector<std::string> recorded_command(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--part" && i + 1 < argc) ++i;
+    else if (!a.starts_with("--part=")) out.push_back(a);
+  }
+  return out;
+}
+
+json ranks_json(const RankSubset& r) { return json{{"first", r.first}, {"last", r.last}, {"tp", r.tp}}; }
+
 json plan_json(const Plan& p) {
   json j{{"tp", p.tp}, {"layout", out_layout_name(p.layout)}, {"dtype", dtype_target_name(p.dtype)},
          {"bytes", p.total_bytes()}, {"files", json::array()}, {"notes", p.notes}};
+  if (p.ranks) j["ranks"] = ranks_json(*p.ranks);
   for (const auto& f : p.files) {
     json jf{{"path", f.path}, {"bytes", f.payload_bytes}, {"tensors", json::array()}};
     for (const auto& t : f.tensors)
@@ -106,14 +140,20 @@ int main(int argc, char** argv) {
   g2convert grok-1/ grok-1-as-2/ --to grok2 --config configs/grok-1.json --tp 8
                                                              Grok-1 JAX int8 -> Grok-2 layout, BF16
   g2convert grok-2/ out/ --tp 4 --dry-run                    print the plan, read no tensor data
+  g2convert grok-2/ node1/ --tp 16 --layout rank --ranks 8-15
+                                                             one node's share: common files + ranks 8-15
+  g2convert grok-2/ out/ --tp 16 --layout rank --part 2/4    one of 4 workers sharing out/ (job array);
+                                                             the last to finish writes g2manifest.json
+  g2convert --merge-manifest out/                            write g2manifest.json from finished parts
 Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 2 bad input.)");
   std::string src_dir, dst_dir, layout_s, dtype_s = "keep", fp8_scale_s, to_s, config_path, mem_s = "512M", max_file_s = "5G";
+  std::string ranks_s, part_s, merge_dir;
   std::optional<int> tp, fp8_block;
   std::optional<int64_t> vocab;
   bool dry_run = false, as_json = false, force = false;
   int threads = 1;
-  app.add_option("SRC", src_dir, "source checkpoint directory (Grok-2 TP set, HF safetensors set, Grok-1 JAX dir)")->required();
-  app.add_option("DST", dst_dir, "output directory (created; must be empty unless resuming or --force)")->required();
+  app.add_option("SRC", src_dir, "source checkpoint directory (Grok-2 TP set, HF safetensors set, Grok-1 JAX dir)");
+  app.add_option("DST", dst_dir, "output directory (created; must be empty unless resuming or --force)");
   app.add_option("--tp", tp, "tensor-parallel width: 1, 2, 4, 8 or 16 (default: the source's)");
   app.add_option("--layout", layout_s, "hf (unsharded set + index), tp (release style: experts per rank) or rank (every split tensor per rank)")
       ->check(CLI::IsMember({"hf", "tp", "rank"}));
@@ -131,7 +171,40 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   app.add_option("--mem-limit", mem_s, "memory budget for tensor buffers, e.g. 512M, 2G (default 512M)");
   app.add_option("--max-file-size", max_file_s, "--layout hf: start a new file past this size (default 5G)");
   app.add_flag("--force", force, "overwrite a non-empty or different destination; allow trimming the vocab below the tokenizer");
+  app.add_option("--ranks", ranks_s, "A-B: write only the common files and ranks A..B's files (one node of a TP set)");
+  app.add_option("--part", part_s, "I/N: write part I of N (1 <= I <= N) of the output files, next to N-1 other "
+                                   "workers sharing DST; the last to finish writes g2manifest.json");
+  app.add_option("--merge-manifest", merge_dir, "DIR: write DIR/g2manifest.json from its finished parts (no SRC/DST)");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
+
+  if (!merge_dir.empty()) {
+    if (!src_dir.empty() || !dst_dir.empty()) return fail("--merge-manifest DIR takes no SRC or DST");
+    auto r = merge_manifest(merge_dir);
+    if (!r) return fail(r.message());
+    if (r->already_merged) {
+      std::fprintf(stderr, "g2convert: %s/g2manifest.json is already there (%zu files); nothing to merge\n", merge_dir.c_str(), r->files);
+    } else if (!r->merged) {
+      std::string w;
+      for (const auto& p : r->waiting) w += "\n  " + p;
+      return fail(merge_dir + ": cannot write g2manifest.json: " + std::to_string(r->waiting.size()) + " of " +
+                  std::to_string(r->count) + " parts have not finished:" + w);
+    } else {
+      std::fprintf(stderr, "g2convert: merged %d parts: %s/g2manifest.json lists %zu files\n", r->count, merge_dir.c_str(), r->files);
+    }
+    if (as_json)
+      std::printf("%s\n", json{{"dest", merge_dir}, {"merged", r->merged}, {"already_merged", r->already_merged},
+                               {"parts", r->count}, {"files", r->files}}.dump(2).c_str());
+    return 0;
+  }
+  if (src_dir.empty() || dst_dir.empty()) return fail("SRC and DST are required (or --merge-manifest DIR); see --help");
+  std::optional<std::pair<int, int>> ranks, part;
+  if (!ranks_s.empty() && !(ranks = parse_pair(ranks_s, '-', true)))
+    return fail("--ranks \"" + ranks_s + "\" is not a rank range A-B (e.g. 8-15) or one rank");
+  if (!part_s.empty()) {
+    part = parse_pair(part_s, '/', false);
+    if (!part || part->second < 1 || part->first < 1 || part->first > part->second)
+      return fail("--part \"" + part_s + "\" is not I/N with 1 <= I <= N (e.g. 2/4)");
+  }
 
   const auto mem = parse_size(mem_s);
   if (!mem) return fail("--mem-limit \"" + mem_s + "\" is not a size (examples: 512M, 2G, 1073741824)");
@@ -165,23 +238,45 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   desc.tokenizer_max_id = tokenizer_max_id(desc.root, &tok_file);
   auto plan = make_plan(desc, target);
   if (!plan) return fail(plan.message());
+  if (ranks) {
+    plan = select_ranks(std::move(*plan), ranks->first, ranks->second);
+    if (!plan) return fail(plan.message());
+  }
 
   if (dry_run) {
-    if (as_json) std::printf("%s\n", plan_json(*plan).dump(2).c_str());
-    else std::fputs(plan_to_text(*plan).c_str(), stdout);
+    Plan shown = *plan;
+    std::string head;
+    if (part) {  // what this worker would write
+      auto parts = split_parts(*plan, part->second);
+      if (!parts) return fail(parts.message());
+      const PlanPart& mine = (*parts)[size_t(part->first - 1)];
+      shown = part_plan(*plan, mine);
+      head = mine.part.text() + ": " + std::to_string(mine.files.size()) + " of " + std::to_string(plan->files.size()) +
+             " files, " + human(mine.bytes) + " of " + human(plan->total_bytes()) +
+             (mine.text_files ? ", and the text and tokenizer files" : "") + "\n";
+    }
+    if (as_json) {
+      json j = plan_json(shown);
+      if (part) j["part"] = {{"index", part->first}, {"count", part->second}};
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      std::fputs((head + plan_to_text(shown)).c_str(), stdout);
+    }
     return 0;
   }
   ExecOptions opt;
   opt.threads = threads;
   opt.mem_limit = *mem;
   opt.force = force;
-  opt.command.assign(argv, argv + argc);
+  opt.command = recorded_command(argc, argv);
+  if (part) opt.part = PartSpec{part->first, part->second};
   ProgressPrinter printer;
   opt.progress = [&](const ExecProgress& p) { printer(p); };
-  std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s\n", desc.root.c_str(),
+  std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s%s%s\n", desc.root.c_str(),
                std::string(format_name((*src)->format())).c_str(), dst_dir.c_str(), plan->files.size(),
                human(plan->total_bytes()).c_str(), plan->tp, std::string(out_layout_name(plan->layout)).c_str(),
-               std::string(dtype_target_name(plan->dtype)).c_str());
+               std::string(dtype_target_name(plan->dtype)).c_str(), plan->ranks ? (", " + plan->ranks->text()).c_str() : "",
+               opt.part ? (", " + opt.part->text()).c_str() : "");
   auto rep = execute_plan(*plan, **src, dst_dir, opt);
   if (!rep) return fail(rep.message(), rep.error().kind == ErrorKind::Internal ? 3 : 2);
 
@@ -199,12 +294,24 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
     }
   }
   for (const auto& n : plan->notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+  if (opt.part && rep->manifest_written)
+    std::fprintf(stderr, "g2convert: %s finished last: g2manifest.json written for all %d parts\n", opt.part->text().c_str(),
+                 opt.part->count);
+  else if (opt.part) {
+    std::string waiting;
+    for (const auto& w : rep->parts_waiting) waiting += (waiting.empty() ? "" : "; ") + w;
+    std::fprintf(stderr, "g2convert: %s finished; the last part to finish writes g2manifest.json (waiting for %s)\n",
+                 opt.part->text().c_str(), waiting.c_str());
+  }
   if (as_json) {
     json j{{"source", desc.root}, {"dest", dst_dir}, {"tp", plan->tp}, {"layout", out_layout_name(plan->layout)},
            {"dtype", dtype_target_name(plan->dtype)}, {"files", plan->files.size() + plan->text_files.size() + rep->copied.size()},
            {"files_written", rep->files_written}, {"files_skipped", rep->files_skipped}, {"resumed", rep->resumed},
            {"bytes", plan->total_bytes()}, {"bytes_written", rep->bytes_written}, {"seconds", rep->seconds},
-           {"throughput_mib_s", mibs}, {"copied", rep->copied}, {"notes", plan->notes}, {"quant", json::array()}};
+           {"throughput_mib_s", mibs}, {"copied", rep->copied}, {"notes", plan->notes}, {"quant", json::array()},
+           {"manifest_written", rep->manifest_written}};
+    if (plan->ranks) j["ranks"] = ranks_json(*plan->ranks);
+    if (opt.part) j["part"] = {{"index", opt.part->index}, {"count", opt.part->count}, {"waiting", rep->parts_waiting}};
     for (const auto& q : rep->quant)
       j["quant"].push_back({{"tensor", q.name}, {"conversion", q.what}, {"max_abs", q.err.max_abs},
                             {"rel_rms", q.err.rel_rms()}, {"cosine", q.err.cosine()}, {"count", q.err.count}});

@@ -16,6 +16,7 @@
 #include "libconvert/format/digest.h"
 #include "libconvert/format/grok2_tp.h"
 #include "libconvert/layout/scales.h"
+#include "libconvert/manifest.h"
 #include "tools/g2inspect/manifest_check.h"
 
 namespace g2 {
@@ -87,14 +88,22 @@ int input_error(const Options& o, const std::string& msg) {
 
 int run(const Options& o) {
   const bool tty = isatty(STDERR_FILENO);
-  auto opened = open_checkpoint(o.dir, o.config);
+  // A g2convert --ranks output says in its manifest which ranks it holds: open just those.
+  // (A manifest that does not parse is reported by --verify's manifest check.)
+  std::optional<RankSubset> share;
+  if (auto m = read_manifest((fs::path(o.dir) / kManifestName).string()); m && m->ranks && !m->ranks->whole()) share = m->ranks;
+  auto opened = open_checkpoint(o.dir, o.config, share);
   if (!opened) return input_error(o, opened.message());
   const TensorSource& src = **opened;
   const ModelConfig& c = src.config();
   const auto g2 = grok2_layout(c), g1 = grok1_layout(c);
   std::string format = std::string(format_name(src.format()));
   const auto* tp = dynamic_cast<const Grok2TpSource*>(&src);
-  if (tp) format += " (tp " + std::to_string(tp->tp()) + ", layout " + std::string(tp_layout_kind_name(tp->kind())) + ")";
+  if (tp)
+    format += " (tp " + std::to_string(tp->tp()) + ", layout " + std::string(tp_layout_kind_name(tp->kind())) +
+              (share ? ", " + share->text() : "") + ")";
+  // One node's share lists each rank's slice of a split tensor: no model digest for it.
+  const bool model_digest_ok = !share && (o.digests || o.verify);
 
   std::vector<Row> rows;
   uint64_t total_bytes = 0, total_params = 0;
@@ -150,6 +159,7 @@ int run(const Options& o) {
       j["tp"] = tp->tp();
       j["layout"] = std::string(tp_layout_kind_name(tp->kind()));
     }
+    if (share) j["ranks"] = {{"first", share->first}, {"last", share->last}, {"tp", share->tp}};
     j["family"] = family;
     j["config"] = c.source;
     j["config_fingerprint"] = model_config_fingerprint(c);
@@ -170,7 +180,7 @@ int run(const Options& o) {
     j["tensors"] = std::move(ts);
     j["totals"] = {{"tensors", rows.size()}, {"bytes", total_bytes}, {"parameters", total_params}};
     j["parameters_per_role"] = per_role;
-    if (o.digests || o.verify) j["model_xxh3_128"] = model_digest(named).hex();
+    if (model_digest_ok) j["model_xxh3_128"] = model_digest(named).hex();
     if (o.verify) {
       ojson probs = ojson::array();
       for (const auto& p : manifest.problems) probs.push_back({{"path", p.path}, {"problem", p.problem}});
@@ -200,9 +210,14 @@ int run(const Options& o) {
               with_commas(total_params).c_str());
   std::printf("parameters per role\n");
   for (const auto& [role, n] : per_role) std::printf("  %-16s %s\n", role.c_str(), with_commas(n).c_str());
-  if (o.digests || o.verify) std::printf("model xxh3_128  %s\n", model_digest(named).hex().c_str());
+  if (model_digest_ok) std::printf("model xxh3_128  %s\n", model_digest(named).hex().c_str());
+  else if (share && (o.digests || o.verify))
+    std::printf("model xxh3_128  not computed: %s only (split tensors are listed per rank slice)\n", share->text().c_str());
   if (o.verify) {
-    std::printf("\nverify: read %zu tensors: %s NaN, %s Inf\n", rows.size(), with_commas(nan).c_str(),
+    if (share)
+      std::printf("\nverify: %s: one node's share (g2convert --ranks); the other ranks' files are not here\n",
+                  share->text().c_str());
+    std::printf("%sverify: read %zu tensors: %s NaN, %s Inf\n", share ? "" : "\n", rows.size(), with_commas(nan).c_str(),
                 with_commas(inf).c_str());
     for (const auto& r : rows)
       if (r.nonfinite.any())
@@ -242,7 +257,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", o.json, "machine-readable output on stdout");
   app.add_flag("--digests", o.digests, "print each tensor's layout-independent XXH3-128 and the model digest");
   app.add_flag("--verify", o.verify,
-               "read every tensor fully (count NaN/Inf in float tensors) and check g2manifest.json if present");
+               "read every tensor fully (count NaN/Inf in float tensors) and check g2manifest.json if present; "
+               "a g2convert --ranks share is checked as the ranks its manifest lists");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
   return g2::run(o);
 }

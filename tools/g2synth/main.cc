@@ -94,16 +94,16 @@ int main(int argc, char** argv) {
   g2::WorkPool pool(threads - 1);
   g2::Status st;
   if (format == "grok1-jax") {
-    if (cfg->model_type != "grok-1") {
-      std::fprintf(stderr, "g2synth: --format grok1-jax needs a grok-1 config; %s has model_type \"%s\"\n",
-                   config.c_str(), cfg->model_type.c_str());
+    if (cfg->family != g2::Family::Grok1) {
+      std::fprintf(stderr, "g2synth: --format grok1-jax needs a grok-1 config; %s describes %s\n",
+                   config.c_str(), std::string(g2::family_name(cfg->family)).c_str());
       return 2;
     }
     st = g2::synth::write_grok1(*cfg, seed, out, pool);
   } else {
-    if (cfg->model_type != "grok-2") {
-      std::fprintf(stderr, "g2synth: --format %s writes Grok-2 tensors; %s has model_type \"%s\"\n", format.c_str(),
-                   config.c_str(), cfg->model_type.c_str());
+    if (cfg->family != g2::Family::Grok2) {
+      std::fprintf(stderr, "g2synth: --format %s writes Grok-2 tensors; %s describes %s\n", format.c_str(),
+                   config.c_str(), std::string(g2::family_name(cfg->family)).c_str());
       return 2;
     }
     st = format == "grok2-tp" ? g2::synth::write_grok2_tp(*cfg, seed, tp, out, pool)
