@@ -42,7 +42,7 @@ def fmt(v, nd=2):
 
 
 def status(t):
-    return "n/a" if t["pass"] is None else ("PASS" if t["pass"] else "MISS")
+    return "n/a" if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
 
 
 def text(res):
