@@ -154,7 +154,9 @@ TEST(Execute, ThreadCountChangesNeitherBytesNorErrorReport) {
           EXPECT_EQ(a.dot, b.dot);
         }
       }
-      if (family == Family::Grok2) EXPECT_FALSE(first->quant.empty());
+      if (family == Family::Grok2) {
+        EXPECT_FALSE(first->quant.empty());
+      }
     }
 }
 
