@@ -58,7 +58,7 @@ rm -rf "$W"; mkdir -p "$W"
 RES=$W/results.tsv; : >"$RES"
 REAL_JSON=$W/real.json; echo '{}' >"$REAL_JSON"
 avail_gb() { df -P "$W" | awk 'NR==2 {print int($4 / 1048576)}'; }
-need=$(python3 -c "import math; print(math.ceil(max($GB * ($SMALL != 0), $GB_LARGE * ($SMALL != 0)) * 3 + 2, 26 * ($REAL_G2 != 0 or $REAL_G1 != 0)))")
+need=$(python3 -c "import math; print(max(math.ceil(max($GB, $GB_LARGE) * 3 + 2) * ($SMALL != 0), 26 * ($REAL_G2 != 0 or $REAL_G1 != 0)))")
 if [ "$(avail_gb)" -lt "$need" ]; then echo "bench: need ~${need} GiB free in $W, have $(avail_gb)" >&2; exit 2; fi
 
 # measure LABEL BYTES CMD...: wall seconds, peak RSS (KiB) and the load average, one TSV row.
