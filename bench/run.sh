@@ -14,7 +14,8 @@
 # Environment: BENCH_SMALL=0 skips the small sets, BENCH_REAL=0 the real geometry,
 # BENCH_REAL_G2=0 / BENCH_REAL_G1=0 one of its two models, BENCH_REAL_REPS (default 3: rounds
 # of each real-geometry timing, median reported), BENCH_SKIP_TORCH=1 the torch peer,
-# BENCH_SKIP_FORWARD=1 the 1032-token forward; BENCH_REAL_G2_CONFIG / BENCH_REAL_G1_CONFIG
+# BENCH_SKIP_FORWARD=1 the 1032-token forward; BENCH_TORCH_BUILD (default build: where
+# scripts/setup-sglang-venv.sh keeps the torch venv, shared with make test); BENCH_REAL_G2_CONFIG / BENCH_REAL_G1_CONFIG
 # replace configs/grok-2.json / grok-1.json (a tiny config tries the plumbing in a minute; its
 # digests then differ from the recorded ones). BENCH_GB (default 2: the main set, GiB, rounded up to whole layers),
 # BENCH_GB_LARGE (default 6: the second size for the peak-RSS comparison; 0 skips it),
@@ -147,9 +148,11 @@ fi  # SMALL
 # --- real geometry: one layer of configs/grok-2.json and of configs/grok-1.json
 TORCH_PY=""
 if [ "$REAL" != 0 ] && [ -z "${BENCH_SKIP_TORCH:-}" ]; then
+  # the SGLang loader tests' venv (make test's build/venv-sglang), made once: ~6 GiB
+  TV=${BENCH_TORCH_BUILD:-$ROOT/build}
   if [ -f "$ROOT/scripts/setup-sglang-venv.sh" ]; then
-    log "torch venv (scripts/setup-sglang-venv.sh $B)"
-    TORCH_PY=$(bash "$ROOT/scripts/setup-sglang-venv.sh" "$B" | tail -1) || TORCH_PY=""
+    log "torch venv (scripts/setup-sglang-venv.sh $TV)"
+    TORCH_PY=$(bash "$ROOT/scripts/setup-sglang-venv.sh" "$TV" | tail -1) || TORCH_PY=""
   fi
   [ -n "$TORCH_PY" ] || log "no torch venv: the torch peer rows are skipped"
 fi
