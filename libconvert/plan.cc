@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "libconvert/layout/serving.h"
 #include "libconvert/plan_internal.h"
 
 namespace g2 {
@@ -67,7 +68,9 @@ Expected<Resolved> resolve_target(const SourceDesc& src, const TargetSpec& t) {
     return invalid("--layout hf writes unsharded tensors and takes no --tp (got --tp " + std::to_string(*t.tp) +
                    "); use --layout tp or --layout rank for a TP set");
   r.tp = t.tp ? *t.tp : ((t.layout && *t.layout == OutLayout::Hf) ? 1 : src.source_tp);
-  r.layout = t.layout ? *t.layout : (r.tp == 1 ? OutLayout::Hf : OutLayout::Tp);
+  // TP > 1 defaults to the fully presharded layout: SGLang refuses it at any other TP, where it
+  // loads the release-style layout silently wrong (README "Which layout").
+  r.layout = t.layout ? *t.layout : (r.tp == 1 ? OutLayout::Hf : OutLayout::Rank);
   return r;
 }
 
@@ -251,6 +254,7 @@ Expected<Plan> make_plan(const SourceDesc& src, const TargetSpec& target) {
   if (src.family == Family::Grok1)
     plan.notes.push_back("upgraded from Grok-1: the weights keep Grok-1's vocabulary, so serve them with Grok-1's "
                          "SentencePiece tokenizer (tokenizer.model), not Grok-2's tokenizer.tok.json");
+  if (plan.layout == OutLayout::Tp && plan.tp > 1) plan.notes.push_back(sglang_serving_note(true, plan.tp));
   if (target.vocab && *target.vocab < sc.vocab_size && !src.tokenizer_max_id)
     plan.notes.push_back("vocab trimmed to " + std::to_string(*target.vocab) +
                          " without a tokenizer to check against: make sure no token id reaches the cut");

@@ -40,7 +40,7 @@ struct SourceDesc {
 
 struct TargetSpec {
   std::optional<int> tp;              // default: the source's TP for tp/rank layouts, 1 for hf
-  std::optional<OutLayout> layout;    // default: hf when tp == 1 else tp
+  std::optional<OutLayout> layout;    // default: hf when tp == 1 else rank (README "Which layout")
   DTypeTarget dtype = DTypeTarget::Keep;
   Fp8Spec fp8;                        // --fp8-scale / --fp8-block
   std::optional<int64_t> vocab;       // --vocab N

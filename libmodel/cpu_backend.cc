@@ -71,8 +71,10 @@ class CpuBackend final : public Backend {
   }
 
   void rope(float* x, int T, int n_heads, int head_dim, int pos0, float theta) override {
+    const std::vector<float> inv_freq = rope_inv_freq(head_dim, theta);  // the table the CUDA backend uploads
     for (int t = 0; t < T; ++t)
-      for (int h = 0; h < n_heads; ++h) rope_head(x + (size_t(t) * n_heads + h) * head_dim, head_dim, pos0 + t, theta);
+      for (int h = 0; h < n_heads; ++h)
+        rope_head(x + (size_t(t) * n_heads + h) * head_dim, head_dim, pos0 + t, inv_freq.data());
   }
 
   void attention(const float* q, const float* k, const float* v, float* out, const AttentionParams& p) override {

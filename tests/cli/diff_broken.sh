@@ -49,7 +49,7 @@ $CORRUPT transpose "$WORK/transposed" model.layers.1.self_attn.q_proj.weight
 check transposed 1 attn_residual
 # 5. one FP8 block scale of layer 1's q_proj doubled (32x32 blocks): caught exactly by
 #    --fp8-exact (the bounded fp8 preset alone cannot see one block of 256)
-"$G2_BIN_DIR/g2convert" "$WORK/tp8" "$WORK/fp8" --dtype fp8 --fp8-block 32 >/dev/null
+"$G2_BIN_DIR/g2convert" "$WORK/tp8" "$WORK/fp8" --layout tp --dtype fp8 --fp8-block 32 >/dev/null
 expect_rc 0 "$G2DIFF" "$WORK/tp8" "$WORK/fp8" -q --fp8-exact
 rm -rf "$WORK/fp8_block"
 cp -r "$WORK/fp8" "$WORK/fp8_block"

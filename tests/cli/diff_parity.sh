@@ -23,7 +23,7 @@ expect_rc 0 "$G2DIFF" "$WORK/tp8" --reference "$WORK/fused.safetensors" --tolera
 # FP8 conversions: bounded against the BF16 source, exact against its FP8 round trip
 for scale in "block --fp8-block 32" tensor channel; do
   rm -rf "$WORK/fp8"
-  "$G2_BIN_DIR/g2convert" "$WORK/tp8" "$WORK/fp8" --dtype fp8 --fp8-scale $scale >/dev/null
+  "$G2_BIN_DIR/g2convert" "$WORK/tp8" "$WORK/fp8" --layout tp --dtype fp8 --fp8-scale $scale >/dev/null
   expect_rc 0 "$G2DIFF" "$WORK/tp8" "$WORK/fp8" -q
   grep -q "tolerance fp8" "$WORK/out.txt"
   expect_rc 0 "$G2DIFF" "$WORK/tp8" "$WORK/fp8" -q --fp8-exact

@@ -44,10 +44,35 @@ std::string refusal(const SourceDesc& d, const TargetSpec& t) {
   return p.ok() ? "" : p.message();
 }
 
-TEST(Plan, Tp8TpLayoutMatchesTheReleaseFiles) {
+TEST(Plan, DefaultLayoutIsRankPastTp1) {
   SourceDesc d = desc(Family::Grok2, "grok-2-tiny.json");
   d.source_tp = 8;
   auto p = make_plan(d, {});
+  ASSERT_TRUE(p.ok()) << p.message();
+  EXPECT_EQ(p->tp, 8);
+  EXPECT_EQ(p->layout, OutLayout::Rank);
+  TargetSpec one;
+  one.tp = 1;
+  auto hf = make_plan(d, one);
+  ASSERT_TRUE(hf.ok()) << hf.message();
+  EXPECT_EQ(hf->layout, OutLayout::Hf);
+  // the release-style layout says where SGLang serves it; the rank layout needs no warning
+  TargetSpec tp4;
+  tp4.tp = 4;
+  tp4.layout = OutLayout::Tp;
+  auto t = make_plan(d, tp4);
+  ASSERT_TRUE(t.ok()) << t.message();
+  ASSERT_FALSE(t->notes.empty());
+  EXPECT_NE(t->notes.back().find("serve at --tp 4 only"), std::string::npos) << t->notes.back();
+  for (const auto& n : p->notes) EXPECT_EQ(n.find("serve at"), std::string::npos) << n;
+}
+
+TEST(Plan, Tp8TpLayoutMatchesTheReleaseFiles) {
+  SourceDesc d = desc(Family::Grok2, "grok-2-tiny.json");
+  d.source_tp = 8;
+  TargetSpec release_style;
+  release_style.layout = OutLayout::Tp;
+  auto p = make_plan(d, release_style);
   ASSERT_TRUE(p.ok()) << p.message();
   EXPECT_EQ(p->tp, 8);
   EXPECT_EQ(p->layout, OutLayout::Tp);

@@ -16,6 +16,7 @@
 #include "libconvert/format/digest.h"
 #include "libconvert/format/grok2_tp.h"
 #include "libconvert/layout/scales.h"
+#include "libconvert/layout/serving.h"
 #include "libconvert/manifest.h"
 #include "tools/g2inspect/manifest_check.h"
 
@@ -27,7 +28,7 @@ using ojson = nlohmann::ordered_json;
 
 struct Options {
   std::string dir, config;
-  bool json = false, verify = false, digests = false;
+  bool json = false, verify = false, digests = false, quiet = false;
 };
 
 struct Row {
@@ -87,7 +88,7 @@ int input_error(const Options& o, const std::string& msg) {
 }
 
 int run(const Options& o) {
-  const bool tty = isatty(STDERR_FILENO);
+  const bool tty = isatty(STDERR_FILENO) && !o.quiet;  // progress only on a terminal
   // A g2convert --ranks output says in its manifest which ranks it holds: open just those.
   // (A manifest that does not parse is reported by --verify's manifest check.)
   std::optional<RankSubset> share;
@@ -102,6 +103,7 @@ int run(const Options& o) {
   if (tp)
     format += " (tp " + std::to_string(tp->tp()) + ", layout " + std::string(tp_layout_kind_name(tp->kind())) +
               (share ? ", " + share->text() : "") + ")";
+  const std::string serving = tp ? sglang_serving_note(tp->kind() == TpLayoutKind::Tp, tp->tp()) : "";
   // One node's share lists each rank's slice of a split tensor: no model digest for it.
   const bool model_digest_ok = !share && (o.digests || o.verify);
 
@@ -158,6 +160,7 @@ int run(const Options& o) {
     if (tp) {
       j["tp"] = tp->tp();
       j["layout"] = std::string(tp_layout_kind_name(tp->kind()));
+      j["serving"] = serving;
     }
     if (share) j["ranks"] = {{"first", share->first}, {"last", share->last}, {"tp", share->tp}};
     j["family"] = family;
@@ -193,9 +196,11 @@ int run(const Options& o) {
     return failed ? 1 : 0;
   }
 
-  std::printf("checkpoint  %s\nformat      %s\nfamily      %s\nconfig      %s (fingerprint %s)\nfiles       %zu\n\n",
+  std::printf("checkpoint  %s\nformat      %s\nfamily      %s\nconfig      %s (fingerprint %s)\nfiles       %zu\n",
               src.root().c_str(), format.c_str(), family.c_str(), c.source.c_str(),
               model_config_fingerprint(c).c_str(), src.files().size());
+  if (!serving.empty()) std::printf("serving     %s\n", serving.c_str());
+  std::printf("\n");
   size_t wname = 4;
   for (const auto& r : rows) wname = std::max(wname, r.t->name.size());
   std::printf("%-*s  %-7s  %-16s  %14s  %s%s\n", int(wname), "name", "dtype", "shape", "bytes",
@@ -259,6 +264,7 @@ int main(int argc, char** argv) {
   app.add_flag("--verify", o.verify,
                "read every tensor fully (count NaN/Inf in float tensors) and check g2manifest.json if present; "
                "a g2convert --ranks share is checked as the ranks its manifest lists");
+  app.add_flag("-q,--quiet", o.quiet, "no progress on stderr");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
   return g2::run(o);
 }

@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "threads generating values (0: one per core); the bytes are the same for any count")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "print nothing but errors");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
 
   auto cfg = g2::load_model_config(config);
@@ -113,6 +115,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "g2synth: %s\n", st.message().c_str());
     return 2;
   }
-  std::printf("g2synth: wrote %s (%s, seed %llu)\n", out.c_str(), format.c_str(), (unsigned long long)seed);
+  if (!quiet) std::printf("g2synth: wrote %s (%s, seed %llu)\n", out.c_str(), format.c_str(), (unsigned long long)seed);
   return 0;
 }

@@ -4,13 +4,16 @@ split of an unsharded reference (sglang_verdict.py says what is checked).
     python check_sets.py CASES.json [--json OUT.json]
 
 CASES.json: {"cases": [{"name": ..., "set": DIR, "tp": N, "reference": DIR,
-                        "expect": "pass" | "fail", "fp8_block": [n, k] | null (optional),
+                        "expect": "pass" | "fail" | "refused" | "silent",
+                        "fp8_block": [n, k] | null (optional),
                         "why": "..." (optional)}]}
 `reference` is the same model unsharded (TP 1, Hugging Face layout, same dtype); it is loaded
 at the same (tp, rank) with every load_presharded_* flag off, so SGLang narrows it itself.
 `fp8_block`, when the key is present, says the set is serialized FP8 and which
 weight_block_size SGLang's Fp8 method must report (null: per-tensor scales).
-A case expected to "fail" is a negative control: it must produce at least one finding.
+A case expected to "fail" is a negative control: it must produce at least one finding;
+"refused": SGLang itself must raise on every rank (a loud failure); "silent": it must load
+every rank without raising, yet with findings (a silent wrong load).
 Exit 0 when every case came out as expected, 1 when one did not, 2 on unusable input.
 """
 import argparse
@@ -99,15 +102,18 @@ def main():
         ranks = run_case(case, refs)
         bad = [r for r in ranks if r["findings"]]
         failed = bool(bad)
-        as_expected = failed == (case["expect"] == "fail")
+        raised = [r for r in ranks if r["findings"] and r["findings"][0].startswith("SGLang failed")]
+        expect = case["expect"]
+        as_expected = {"pass": not failed, "fail": failed, "refused": len(raised) == len(ranks),
+                       "silent": failed and not raised}[expect]
         unexpected += not as_expected
-        if case["expect"] == "fail":
-            verdict = "fails, as it must" if failed else "LOADED CLEANLY BUT MUST FAIL"
-        else:
-            verdict = "ok" if not failed else "FAIL"
+        verdict = {"pass": "ok", "fail": "fails, as it must", "refused": "SGLang refuses it, as it must",
+                   "silent": "loads wrong without an error, as measured"}[expect] if as_expected else \
+            {"pass": "FAIL", "fail": "LOADED CLEANLY BUT MUST FAIL", "refused": "NOT REFUSED BY SGLANG ON EVERY RANK",
+             "silent": "NOT A SILENT WRONG LOAD"}[expect]
         print(f"{case['name']:52} {case['tp']:>3} {len(ranks) - len(bad):>4}/{len(ranks):<4}"
               f" {time.time() - t0:6.1f}  {verdict}")
-        if bad and (not as_expected or case["expect"] == "fail"):
+        if bad and (not as_expected or expect != "pass"):
             first = bad[0]
             shown = first["findings"][:3] if not as_expected else first["findings"][:1]
             for f in shown:
@@ -118,7 +124,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"cases": report}, f, indent=1)
-    n_neg = sum(c["expect"] == "fail" for c in cases)
+    n_neg = sum(c["expect"] != "pass" for c in cases)
     print(f"{len(cases) - n_neg} sets loaded through SGLang 0.5.23 at every rank, {n_neg} negative controls: "
           + ("all as expected" if not unexpected else f"{unexpected} NOT as expected"))
     return 1 if unexpected else 0

@@ -10,7 +10,8 @@
 # parameter with SGLang's own split of the unsharded TP1 set of the same dtype. Configs are
 # used exactly as g2convert wrote them. Four negative controls must fail: the stock TP8 set
 # served at TP 4 (sglang PR #36438), a swapped expert scale, a wrong KV head at TP 16 and a
-# missing weight_scale_inv. Needs the venv of scripts/setup-sglang-venv.sh (made here when
+# missing weight_scale_inv. A TP 4 set served at TP 1, 2 and 8 shows what README "Which layout"
+# says: the release-style layout loads silently wrong, the rank layout is refused. Needs the venv of scripts/setup-sglang-venv.sh (made here when
 # missing; a failure to make it fails the test, with pip's reason).
 source "$G2_SOURCE_DIR/tests/cli/gate_lib.bash"
 source "$G2_SOURCE_DIR/tests/cli/gate_targets.bash"
@@ -86,6 +87,12 @@ case("NEG stock TP8 set served at TP 4", "src", 4, "ref-keep", "fail", why="sgla
 case("NEG tp4 rank fp8b, experts 0/1 scales swapped", "neg-scale", 4, "ref-fp8b", "fail", "fp8b")
 case("NEG tp16 rank keep, rank 2 holds KV head 0", "neg-kv", 16, "ref-keep", "fail")
 case("NEG tp4 tp fp8b, an o_proj weight_scale_inv missing", "neg-drop", 4, "ref-fp8b", "fail", "fp8b")
+# a set served at another TP than it was written for (README "Which layout")
+case("WRONG-TP tp4 tp keep served at TP 2", "tp4-tp-keep", 2, "ref-keep", "silent")
+case("WRONG-TP tp4 tp keep served at TP 1", "tp4-tp-keep", 1, "ref-keep", "silent")
+case("WRONG-TP tp4 rank keep served at TP 2", "tp4-rank-keep", 2, "ref-keep", "refused")
+case("WRONG-TP tp4 rank keep served at TP 1", "tp4-rank-keep", 1, "ref-keep", "refused")
+case("WRONG-TP tp4 rank keep served at TP 8", "tp4-rank-keep", 8, "ref-keep", "refused")
 print(json.dumps({"cases": cases}, indent=1))
 PY
 
