@@ -108,9 +108,9 @@ for rep in $(seq "$REPS"); do
   log "round $rep of $REPS"
   measure cp "$S" sh -c "cp -r '$W/tp8' '$W/cp' && sync"
   rm -rf "$W/cp"
-  measure reshard "$S" "$BIN/g2convert" "$W/tp8" "$W/tp4" --tp 4 --threads "$THREADS"
+  measure reshard "$S" "$BIN/g2convert" "$W/tp8" "$W/tp4" --tp 4 --layout tp --threads "$THREADS"
   rm -rf "$W/tp4"
-  measure fp8_block "$S" "$BIN/g2convert" "$W/tp8" "$W/fp8" --tp 8 --dtype fp8 --fp8-scale block --fp8-block 128 --threads "$THREADS"
+  measure fp8_block "$S" "$BIN/g2convert" "$W/tp8" "$W/fp8" --tp 8 --layout tp --dtype fp8 --fp8-scale block --fp8-block 128 --threads "$THREADS"
   rm -rf "$W/fp8"
   if [ -n "$PY" ]; then
     measure python_reshard "$S" "$PY" "$ROOT/bench/python_reshard.py" "$W/tp8" "$W/py4" 4
@@ -129,7 +129,7 @@ log "synthesise a Grok-1 JAX set ($(basename "$G1_CONFIG"))"
 G1=$(dir_bytes "$W/g1")
 for rep in $(seq "$REPS"); do
   rm -rf "$W/g1up"
-  measure upgrade "$G1" "$BIN/g2convert" "$W/g1" "$W/g1up" --to grok2 --tp 8 --threads "$THREADS"
+  measure upgrade "$G1" "$BIN/g2convert" "$W/g1" "$W/g1up" --to grok2 --tp 8 --layout tp --threads "$THREADS"
 done
 G1OUT=$(dir_bytes "$W/g1up")
 rm -rf "$W/g1" "$W/g1up"
@@ -139,7 +139,7 @@ rm -rf "$W/tp8"
 if [ "$GB_LARGE" != 0 ]; then
   make_tp8 "$GB_LARGE" "$W/tp8L"
   SL=$(dir_bytes "$W/tp8L")
-  measure reshard_large "$SL" "$BIN/g2convert" "$W/tp8L" "$W/tp4L" --tp 4 --threads "$THREADS"
+  measure reshard_large "$SL" "$BIN/g2convert" "$W/tp8L" "$W/tp4L" --tp 4 --layout tp --threads "$THREADS"
   rm -rf "$W/tp8L" "$W/tp4L"
 fi
 
@@ -171,7 +171,7 @@ if [ "$REAL_G2" != 0 ]; then
     measure real_reshard "$S2" "$BIN/g2convert" "$W/r2" "$W/r2tp4" --tp 4 --layout tp --threads "$THREADS"
     [ "$rep" = 1 ] && digests real_reshard "$W/r2tp4"
     rm -rf "$W/r2tp4"
-    measure real_fp8_block "$S2" "$BIN/g2convert" "$W/r2" "$W/r2fp8" --tp 8 --dtype fp8 --fp8-scale block --fp8-block 128 --threads "$THREADS"
+    measure real_fp8_block "$S2" "$BIN/g2convert" "$W/r2" "$W/r2fp8" --tp 8 --layout tp --dtype fp8 --fp8-scale block --fp8-block 128 --threads "$THREADS"
     [ "$rep" = 1 ] && digests real_fp8_block "$W/r2fp8"
     rm -rf "$W/r2fp8"
     if [ -n "$PY" ]; then
