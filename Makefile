@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD := build
 
-.PHONY: demo test deps python build bench fuzz asan clean
+.PHONY: demo test deps python build package bench fuzz asan clean gpu-bundle gpu-check
 
 deps:
 	@bash scripts/install-deps.sh
@@ -17,6 +17,10 @@ build: deps
 
 demo: build
 	@bash scripts/demo.sh $(BUILD)
+
+# The .deb and the relocatable tarball, into build/packages/ (cmake/package.cmake; README "Install").
+package: build
+	@bash scripts/package.sh $(BUILD)
 
 test: build python
 	@ctest --preset ci -j $(JOBS)
@@ -32,6 +36,14 @@ asan: deps
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 	@ctest --preset asan -j $(JOBS)
+
+# The GPU proof kit (docs/cuda.md): gpu-bundle here (needs apt), gpu-check on the GPU machine
+# (offline; GPU_CHECK_ARGS="--bundle DIR" or "--dry-run").
+gpu-bundle:
+	@bash scripts/gpu-bundle.sh
+
+gpu-check:
+	@bash scripts/gpu-check.sh $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(BUILD)

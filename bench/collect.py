@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Gather bench/run.sh's raw measurements into one results JSON (stdout): the machine, every
 timed command (seconds, peak RSS, bytes, load average when it started), the layer forward
-figures, the codec microbenchmarks, and each target (the list below, `target(...)`) with its measured value.
-usage: collect.py RESULTS_TSV LAYER_JSONL CODECS_JSON UPGRADE_OUT_BYTES THREADS WORKDIR"""
+figures, the codec microbenchmarks, the real-geometry figures, and each target with its
+measured value (group "small": the hidden-4096 sets; group "real": one layer of the real
+configs).
+usage: collect.py RESULTS_TSV LAYER_JSONL CODECS_JSON UPGRADE_OUT_BYTES THREADS WORKDIR [REAL_JSON [REF_DIGESTS]]"""
 import datetime, json, os, platform, subprocess, sys
 
 tsv, layer_jsonl, codecs_json, g1out, threads, workdir = sys.argv[1:7]
+real = json.load(open(sys.argv[7])) if len(sys.argv) > 7 and os.path.exists(sys.argv[7]) else {}
+ref_digests = json.load(open(sys.argv[8])) if len(sys.argv) > 8 and os.path.exists(sys.argv[8]) else {}
 
 
 def sh(cmd):
@@ -51,13 +55,20 @@ for path in codecs_json.split(","):
     for b in json.load(open(path)).get("benchmarks", []):
         codecs.append({"name": b["name"], "gb_per_s": round(b.get("bytes_per_second", 0) / 1e9, 2)})
 
+# a synth row's bytes are those of the set it made (its cp row copies the same set)
+for synth, cp_label in (("real_synth_g2", "real_cp"), ("real_synth_g1", "real_g1_cp")):
+    if synth in runs and cp_label in runs:
+        runs[synth]["bytes"] = runs[cp_label]["bytes"]
+        runs[synth]["mib_per_s"] = round(runs[synth]["bytes"] / 2**20 / runs[synth]["seconds"], 1)
+
 targets = []
+group = "small"
 
 
 def target(name, value, op, limit, unit, how):
     ok = None if value is None else (value <= limit if op == "<=" else value >= limit)
     targets.append({"name": name, "value": None if value is None else round(value, 3), "op": op, "limit": limit,
-                    "unit": unit, "pass": ok, "how": how})
+                    "unit": unit, "pass": ok, "how": how, "group": group})
 
 
 def r(label, key):
@@ -94,6 +105,57 @@ for l in layer:
         target("layer forward %d token(s) / memory-bandwidth bound%s" % (l["tokens"], mapped), l["ratio"], "<=", 2.0,
                "x", "bench_layer" + (" --keep-mapped" if mapped else ""))
 
-json.dump({"machine": machine(), "runs": runs, "layer_forward": layer, "codecs": codecs, "targets": targets},
-          sys.stdout, indent=2)
+# --- real geometry: one layer of configs/grok-2.json (TP8) and of configs/grok-1.json
+group = "real"
+
+
+def ratio(a, b, key="seconds"):
+    return r(a, key) / r(b, key) if a in runs and b in runs and r(b, key) else None
+
+
+if "real_cp" in runs:
+    if "real_reshard" in runs:
+        target("reshard TP8->TP4 time / cp -r time", ratio("real_reshard", "real_cp"), "<=", 1.05, "x", "same bytes")
+    if "real_fp8_block" in runs:
+        target("BF16->FP8 block-128 time / cp -r time", ratio("real_fp8_block", "real_cp"), "<=", 1.3, "x",
+               "cp of the source bytes")
+if "real_upgrade" in runs and "real_g1_cp" in runs and real.get("upgrade_out_bytes"):
+    # cp of the Grok-1 source, scaled to the bytes the upgrade writes (int8 in, BF16 out)
+    runs["real_upgrade"]["out_bytes"] = real["upgrade_out_bytes"]
+    cp_equiv = r("real_g1_cp", "seconds") * real["upgrade_out_bytes"] / runs["real_g1_cp"]["bytes"]
+    target("Grok-1 int8->Grok-2 BF16 upgrade time / cp time (scaled to output bytes)",
+           r("real_upgrade", "seconds") / cp_equiv, "<=", 1.5, "x", "cp throughput x output bytes")
+for label in ("real_reshard", "real_fp8_block", "real_upgrade"):
+    if label in runs:
+        target("peak RSS " + label[5:], r(label, "peak_rss_mib"), "<=", 64, "MiB", "/usr/bin/time -v")
+for peer, ours, what in (("real_torch_reshard", "real_reshard", "reshard"), ("real_torch_fp8_block", "real_fp8_block", "FP8 block-128")):
+    if peer in runs and ours in runs:
+        target("torch peer %s time / g2convert" % what, ratio(peer, ours), ">=", 1.3, "x", "bench/torch_peer.py")
+        target("torch peer %s peak RSS / g2convert" % what, ratio(peer, ours, "peak_rss_mib"), ">=", 50.0, "x",
+               "bench/torch_peer.py")
+digests = {k[len("digests_"):]: v for k, v in real.items() if k.startswith("digests_")}
+if digests:
+    same = all(ref_digests.get(label) == d for label, d in digests.items())
+    target("output digests equal the recorded ones (%s)" % ", ".join(sorted(l[5:] for l in digests)),
+           1.0 if same else 0.0, ">=", 1.0, "", "bench/results/real-digests.json")
+forward = real.get("forward")
+if forward and forward.get("layer_seconds"):
+    c, T = forward["config"], forward["tokens"]
+    H, hd, heads, kv = c["hidden_size"], c["head_dim"], c["num_attention_heads"], c["num_key_value_heads"]
+    # useful FLOPs of the layer: q, k, v, o projections, causal attention (QK and PV), the router,
+    # the dense FFN (residual_moe), and top-k experts per token; the logits are timed apart
+    flops = 2.0 * T * H * (heads * hd + 2 * kv * hd) + 2.0 * T * heads * hd * H
+    flops += 2.0 * heads * hd * T * (T + 1)
+    flops += 2.0 * T * H * c["num_local_experts"]
+    if c.get("residual_moe") and c.get("intermediate_size"):
+        flops += 3 * 2.0 * T * H * c["intermediate_size"]
+    flops += 3 * 2.0 * T * H * c["moe_intermediate_size"] * c["num_experts_per_tok"]
+    forward["layer_gflop"] = round(flops / 1e9, 1)
+    forward["gflop_per_s"] = round(flops / forward["layer_seconds"] / 1e9, 1)
+    target("layer forward %d tokens GFLOP/s / OpenBLAS sgemm GFLOP/s" % T,
+           forward["gflop_per_s"] / forward["sgemm"]["gflop_per_s"], ">=", 0.5, "x", "g2diff SET --record")
+    del forward["config"]
+
+json.dump({"machine": machine(), "runs": runs, "layer_forward": layer, "codecs": codecs, "targets": targets,
+           "real_forward": forward}, sys.stdout, indent=2)
 print()

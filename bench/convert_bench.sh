@@ -24,11 +24,11 @@ measure() {  # label, command...
 echo "set: $(echo "$BYTES / 1073741824" | bc -l | cut -c1-5) GiB, hidden $H, $L layers, vocab $V, threads $THREADS"
 measure "cp -r + sync" sh -c "cp -r '$W/tp8' '$W/cp' && sync"
 sync
-measure "g2convert TP8->TP4" "$C" "$W/tp8" "$W/tp4" --tp 4 --threads "$THREADS"
+measure "g2convert TP8->TP4" "$C" "$W/tp8" "$W/tp4" --tp 4 --layout tp --threads "$THREADS"
 sync
-measure "g2convert TP8->TP4 256M" "$C" "$W/tp8" "$W/tp4s" --tp 4 --threads "$THREADS" --mem-limit 256M
+measure "g2convert TP8->TP4 256M" "$C" "$W/tp8" "$W/tp4s" --tp 4 --layout tp --threads "$THREADS" --mem-limit 256M
 sync
 measure "g2convert TP8->TP16 rank" "$C" "$W/tp8" "$W/tp16" --tp 16 --layout rank --threads "$THREADS"
 sync
-measure "g2convert TP8->FP8 block" "$C" "$W/tp8" "$W/fp8" --tp 8 --dtype fp8 --threads "$THREADS"
+measure "g2convert TP8->FP8 block" "$C" "$W/tp8" "$W/fp8" --tp 8 --layout tp --dtype fp8 --threads "$THREADS"
 rm -rf "$W"

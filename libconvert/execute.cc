@@ -1,6 +1,7 @@
 // The executor's orchestration: destination checks and locks, resume journal, a thread pool
-// over output files, text and tokenizer files, and the manifest (last); for a part, its
-// share of the files and the hand-over to the last part (dest_state.h).
+// over output files (and helpers that split each file's chunks), text and tokenizer files,
+// and the manifest (last); for a part, its share of the files and the hand-over to the last
+// part (dest_state.h).
 #include "libconvert/execute.h"
 
 #include <fcntl.h>
@@ -101,6 +102,7 @@ struct Shared {
   std::optional<Error> error;
   std::map<std::string, ManifestFile> resumable;  // recorded by an earlier run of the same plan
   GroupCommitter* committer = nullptr;  // makes finished files durable, then journals them
+  WorkPool* parts = nullptr;            // helpers that split each chunk of a tensor (execute_tensor.h)
 };
 
 void report_progress(Shared& s) {
@@ -168,7 +170,7 @@ Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes, ChunkScra
   Xxh3Stream h;
   h.update(header->data(), header->size());
   for (const auto& t : f.tensors) {
-    TensorJob job{s.src, t, s.scales, s.stats, chunk_bytes, scratch};
+    TensorJob job{s.src, t, s.scales, s.stats, chunk_bytes, scratch, *s.parts};
     Status st = produce_tensor(job, [&](std::span<const uint8_t> bytes) -> Status {
       G2_TRY(w->write(t.name, bytes));
       h.update(bytes.data(), bytes.size());
@@ -387,6 +389,10 @@ Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src
   GroupCommitter committer(GroupCommitter::file_ops([&s](const std::vector<ManifestFile>& done) { return record_done(s, done); }),
                            policy);
   s.committer = &committer;
+  // opt.threads - 1 helpers: a worker alone on a large file (the last files, or the one
+  // computing FP8 scales that the others wait for) still gets every core for its chunks.
+  WorkPool parts(std::max(0, opt.threads - 1));
+  s.parts = &parts;
   std::atomic<size_t> next{0};
   auto worker = [&] {
     ChunkScratch scratch;
@@ -405,10 +411,10 @@ Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src
       }
     }
   };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back(worker);
   worker();
-  for (auto& t : pool) t.join();
+  for (auto& t : workers) t.join();
   // Files finished before an error are still committed and journaled, so a rerun keeps them.
   Status committed = committer.finish();
   if (s.error) return *s.error;

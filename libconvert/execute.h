@@ -28,7 +28,7 @@ struct ExecProgress {
 };
 
 struct ExecOptions {
-  int threads = 1;
+  int threads = 1;  // output files in parallel, and as many threads on each file's row chunks
   uint64_t mem_limit = 512ull << 20;  // bytes: bounds chunk buffers across all threads
   bool force = false;                  // overwrite a non-empty / different destination
   std::vector<std::string> command;    // argv, recorded in the manifest and journal

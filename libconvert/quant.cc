@@ -101,6 +101,11 @@ Status Fp8ScaleBuilder::add_rows(int64_t row0, int64_t rows, const float* w) {
   return Status::Ok();
 }
 
+void Fp8ScaleBuilder::merge(const Fp8ScaleBuilder& other) {
+  G2_ASSERT(other.amax_.size() == amax_.size(), "merging scale builders of different tensors");
+  for (size_t i = 0; i < amax_.size(); ++i) amax_[i] = std::max(amax_[i], other.amax_[i]);
+}
+
 Fp8Scales Fp8ScaleBuilder::finish() const {
   Fp8Scales sc{spec_, n_, k_, {}};
   sc.s.resize(amax_.size());
@@ -228,32 +233,32 @@ void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t n, fl
   grok1_run_f32(w, scales, n, out);
 }
 
+void grok1_dequantize_bf16(const int8_t* w, const uint16_t* scales, int64_t n, uint16_t* out) {
+  grok1_run_bf16(w, scales, n, out);
+}
+
 G2_VECTOR_CLONES void QuantError::add(const float* ref, const float* out, size_t n) {
   // Four independent partial sums per statistic (element i goes to lane i % 4), added in
-  // lane order at the end of the call, held in two-double vectors (GCC vector extension;
-  // GCC does not vectorise scalar lane arrays here). One running sum per statistic was a
-  // serial chain of dependent double adds (~3.4 GB/s). The sums differ from strictly
-  // sequential ones only in their last bits and are deterministic for a given chunking;
-  // max is exact in any order.
-  using v2d = double __attribute__((vector_size(16)));
-  v2d mx[2] = {}, se[2] = {}, sr[2] = {}, so[2] = {}, dt[2] = {};
+  // lane order at the end of the call, held in one four-double vector (GCC vector extension:
+  // one ymm in the AVX2 clone, two xmm in the baseline; the same lane-wise operations either
+  // way). One running sum per statistic was a serial chain of dependent double adds
+  // (~3.4 GB/s). The sums differ from strictly sequential ones only in their last bits and are
+  // deterministic for a given chunking; max is exact in any order.
+  using v4d = double __attribute__((vector_size(32)));
+  v4d mx = {}, se = {}, sr = {}, so = {}, dt = {};
   size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int h = 0; h < 2; ++h) {
-      const size_t k = i + size_t(2 * h);
-      const v2d a = {double(ref[k]), double(ref[k + 1])}, b = {double(out[k]), double(out[k + 1])};
-      const v2d d = b - a, ad = d < 0 ? -d : d;
-      mx[h] = mx[h] < ad ? ad : mx[h];
-      se[h] += d * d;
-      sr[h] += a * a;
-      so[h] += b * b;
-      dt[h] += a * b;
-    }
-  double lane[5][4];
-  for (int j = 0; j < 4; ++j) {
-    const int h = j / 2, e = j % 2;
-    lane[0][j] = mx[h][e], lane[1][j] = se[h][e], lane[2][j] = sr[h][e], lane[3][j] = so[h][e], lane[4][j] = dt[h][e];
+  for (; i + 4 <= n; i += 4) {
+    const v4d a = {double(ref[i]), double(ref[i + 1]), double(ref[i + 2]), double(ref[i + 3])};
+    const v4d b = {double(out[i]), double(out[i + 1]), double(out[i + 2]), double(out[i + 3])};
+    const v4d d = b - a, ad = d < 0 ? -d : d;
+    mx = mx < ad ? ad : mx;
+    se += d * d;
+    sr += a * a;
+    so += b * b;
+    dt += a * b;
   }
+  double lane[5][4];
+  for (int j = 0; j < 4; ++j) lane[0][j] = mx[j], lane[1][j] = se[j], lane[2][j] = sr[j], lane[3][j] = so[j], lane[4][j] = dt[j];
   for (int j = 0; i < n; ++i, ++j) {
     const double a = ref[i], b = out[i], d = b - a;
     lane[0][j] = std::max(lane[0][j], std::fabs(d));

@@ -50,6 +50,9 @@ class Fp8ScaleBuilder {
   Fp8ScaleBuilder(Fp8Spec spec, int64_t n, int64_t k, std::string tensor);
   // rows [row0, row0 + rows) of the weight, full width: w is [rows, k]
   Status add_rows(int64_t row0, int64_t rows, const float* w);
+  // Takes in another builder's rows (same tensor and spec): amax is a max, so builders fed
+  // disjoint row ranges by different threads merge into exactly the sequential result.
+  void merge(const Fp8ScaleBuilder& other);
   Fp8Scales finish() const;
 
  private:
@@ -86,8 +89,10 @@ ScaleSlice fp8_scale_slice(const Fp8Scales& sc, int axis, int64_t begin, int64_t
 void grok1_dequantize_rows(const int8_t* w, const uint16_t* scales, int64_t K, int64_t N, int G, int64_t k0,
                            int64_t rows, uint16_t* out);
 // n consecutive elements of one row of such a weight with their scales (the row's group),
-// as f32 (each value is a bf16, exactly): the same values as grok1_dequantize_rows.
+// as f32 (each value is a bf16, exactly) or as the bf16 bits: the same values as
+// grok1_dequantize_rows.
 void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t n, float* out);
+void grok1_dequantize_bf16(const int8_t* w, const uint16_t* scales, int64_t n, uint16_t* out);
 // The scale of element (k, n) of such a weight.
 inline int64_t grok1_scale_group(int64_t k, int64_t K, int G) { return k / (K / G); }
 

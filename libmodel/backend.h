@@ -9,6 +9,11 @@
 // reach a backend. Small control data (token positions, routed rows, top-k indices) stays on
 // the host and is passed as host pointers: the host decides which expert weights to load.
 //
+// Device failures: the ops are void, so a backend whose device fails (a CUDA/cuBLAS error,
+// out of memory, a TP peer that never answers) throws DeviceError (kernels/device_error.h).
+// Whoever drives a backend catches it at its boundary (catch_device_errors below): run_forward
+// returns it as an Io Error, so tools exit 2 with the message instead of aborting.
+//
 // Determinism: every reduction a backend does outside the GEMM runs in a fixed order
 // (index order), so two runs on one backend are bit-identical. GEMM results may differ
 // between backends within f32 accumulation-order error.
@@ -20,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/device_error.h"
 #include "kernels/ops/activation.h"
 #include "libconvert/status.h"
 
@@ -101,6 +107,10 @@ class Backend {
     (void)n;
     return Status::Ok();
   }
+  // This rank stops taking part in its group's collectives for good (it failed half-way
+  // through a sequence of all-reduces): its peers' pending and later all-reduces fail instead
+  // of waiting for it. CUDA: ncclCommAbort. No group: nothing to do.
+  virtual void abandon_group() {}
 
   // ---- GEMM ---------------------------------------------------------------------------
   // y[T, N] (+)= x[T, K] @ w[N, K]^T with leading dimensions (in floats) ldx, ldw, ldy, so a
@@ -123,7 +133,8 @@ class Backend {
   // y[T, H] = rmsnorm(x[T, H]) * scale[H]; y may alias x.
   virtual void rmsnorm(const float* x, const float* scale, float* y, int T, int H, float eps) = 0;
   // Half-split RoPE in place over x[T, n_heads * head_dim]; token t at position pos0 + t.
-  // inv_freq[i] = theta^(-2i/head_dim) (plain frequencies: rope_type default/original).
+  // inv_freq[i] = theta^(-2i/head_dim) (plain frequencies: rope_type default/original), the
+  // table rope_inv_freq() (kernels/ops/rope.h) builds on the host for every backend.
   virtual void rope(float* x, int T, int n_heads, int head_dim, int pos0, float theta) = 0;
   // out[T, n_heads * head_dim] = softmax(mask(temp * softcap(scale * q.k))) @ v, per head.
   // q [T, n_heads * head_dim], k/v [T, n_kv_heads * head_dim].
@@ -152,6 +163,17 @@ class Backend {
   virtual void combine_topk(const float* slots, const float* host_gate, int T, int k, int H, float* out,
                             bool round_gate_bf16) = 0;
 };
+
+// Runs f (returning Status or Expected<T>); a DeviceError thrown by a backend op inside it
+// becomes an Io Error carrying the device's message.
+template <class F>
+auto catch_device_errors(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const DeviceError& e) {
+    return io_error(e.what());
+  }
+}
 
 // The OpenBLAS + kernels/ backend.
 std::unique_ptr<Backend> make_cpu_backend();

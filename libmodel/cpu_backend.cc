@@ -71,25 +71,34 @@ class CpuBackend final : public Backend {
   }
 
   void rope(float* x, int T, int n_heads, int head_dim, int pos0, float theta) override {
+    const std::vector<float> inv_freq = rope_inv_freq(head_dim, theta);  // the table the CUDA backend uploads
     for (int t = 0; t < T; ++t)
-      for (int h = 0; h < n_heads; ++h) rope_head(x + (size_t(t) * n_heads + h) * head_dim, head_dim, pos0 + t, theta);
+      for (int h = 0; h < n_heads; ++h)
+        rope_head(x + (size_t(t) * n_heads + h) * head_dim, head_dim, pos0 + t, inv_freq.data());
   }
 
   void attention(const float* q, const float* k, const float* v, float* out, const AttentionParams& p) override {
     G2_ASSERT(p.n_kv_heads > 0 && p.n_heads % p.n_kv_heads == 0);
     const int group = p.n_heads / p.n_kv_heads, d = p.head_dim;
     const int qs = p.n_heads * d, kvs = p.n_kv_heads * d;
-    std::vector<float> scores(size_t(p.n_tokens));
-    for (int t = 0; t < p.n_tokens; ++t) {
-      const int pos = p.pos0 + t;
-      const float temp = attn_temperature(pos, p.temperature_len);
-      for (int h = 0; h < p.n_heads; ++h) {
-        const int kh = h / group;
-        attention_query(q + size_t(t) * qs + size_t(h) * d, k + size_t(kh) * d, kvs, v + size_t(kh) * d, kvs, t + 1, d,
-                        p.scale, p.softcap, temp, p.round_scores_bf16, p.round_probs_bf16, scores.data(),
-                        out + size_t(t) * qs + size_t(h) * d);
+    // Queries on every thread of the pool (a 1032-token prompt of the real geometry spent most
+    // of its layer here on one core, bench/NOTES.md): part j takes tokens j, j + parts, ... so
+    // the causal rows' growing lengths spread evenly. Each (token, head) is computed exactly as
+    // before, so the output does not depend on the split.
+    const int parts = std::min(p.n_tokens, 4 * pool_.size());
+    pool_.run(parts, [&](int j) {
+      std::vector<float> scores(size_t(p.n_tokens));
+      for (int t = j; t < p.n_tokens; t += parts) {
+        const int pos = p.pos0 + t;
+        const float temp = attn_temperature(pos, p.temperature_len);
+        for (int h = 0; h < p.n_heads; ++h) {
+          const int kh = h / group;
+          attention_query(q + size_t(t) * qs + size_t(h) * d, k + size_t(kh) * d, kvs, v + size_t(kh) * d, kvs, t + 1, d,
+                          p.scale, p.softcap, temp, p.round_scores_bf16, p.round_probs_bf16, scores.data(),
+                          out + size_t(t) * qs + size_t(h) * d);
+        }
       }
-    }
+    });
   }
 
   void router(float* logits, int T, int E, int k, float cap, int32_t* idx, float* gate) override {

@@ -441,8 +441,11 @@ Expected<ActivationRecord> Forward::run(std::span<const int32_t> tokens) {
 
 Expected<ActivationRecord> run_forward(WeightSource& w, Backend& be, std::span<const int32_t> tokens,
                                        const ForwardOptions& opt) {
-  Forward f(w, be, opt, int(tokens.size()));
-  return f.run(tokens);
+  // A device failure inside any op (CUDA out of memory, a lost TP peer) is an Error, not a crash.
+  return catch_device_errors([&]() -> Expected<ActivationRecord> {
+    Forward f(w, be, opt, int(tokens.size()));
+    return f.run(tokens);
+  });
 }
 
 }  // namespace g2

@@ -20,6 +20,8 @@
 
 namespace g2 {
 
+class CpuPool;  // libmodel/cpu_pool.h
+
 struct StoredBlock {
   int64_t row0 = 0, col0 = 0;  // position in the view's [rows, cols]
   int64_t rows = 0, cols = 0;
@@ -54,6 +56,9 @@ class StoredWeight {
   void dequantize_block_rows(const StoredBlock& b, int64_t r0, int64_t r1, float* out, int64_t ldo) const;
   // The whole view as f32 [rows, cols], row-major.
   std::vector<float> dequantize() const;
+  // The same values into out[rows * cols] (row-major), split over `pool`'s threads in row
+  // chunks when given (the CUDA backend fills its pinned upload buffer this way).
+  void dequantize_into(float* out, CpuPool* pool = nullptr) const;
   // An F32 view that owns its f32 [rows, cols] values (a weight computed in memory, e.g. an
   // FP8 round trip): one block over `owned`.
   static StoredWeight from_f32(std::vector<float> values, int64_t rows, int64_t cols);

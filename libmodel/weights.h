@@ -61,6 +61,27 @@ class WeightSource {
   virtual std::string describe() const = 0;
 };
 
+// A WeightSource that hands every call to another one: wrappers derive from it and override
+// only what they change (the self-check's one-layer view, test spies and faults).
+class DelegatingWeights : public WeightSource {
+ public:
+  explicit DelegatingWeights(WeightSource& inner) : inner_(inner) {}
+  const ModelConfig& config() const override { return inner_.config(); }
+  Family family() const override { return inner_.family(); }
+  Expected<Matrix> matrix(Role role, int layer, int expert, bool exact_int8 = false) override {
+    return inner_.matrix(role, layer, expert, exact_int8);
+  }
+  std::optional<StoredWeight> stored(Role role, int layer, int expert) override {
+    return inner_.stored(role, layer, expert);
+  }
+  Expected<Matrix> embedding_rows(std::span<const int32_t> tokens) override { return inner_.embedding_rows(tokens); }
+  Expected<Matrix> output_rows(int64_t begin, int64_t end) override { return inner_.output_rows(begin, end); }
+  std::string describe() const override { return inner_.describe(); }
+
+ protected:
+  WeightSource& inner_;
+};
+
 // Rank `rank` of `tp`'s shard of a full [out, in] weight, as the layout splits the tensor
 // that holds `role` (KV heads replicated when tp > kv heads, like SGLang). Returns the whole
 // matrix for replicated roles. The split axis is translated from the stored orientation

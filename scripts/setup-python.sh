@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (idempotently) the small Python venv used by interop tests and the
-# NumPy reference drivers: BUILD_DIR/venv with numpy, safetensors, ml_dtypes (pinned).
+# NumPy reference drivers: BUILD_DIR/venv with numpy, safetensors, ml_dtypes, and the
+# tokenizer oracles of tests/tokenizer (sentencepiece: trainer and encoder; tiktoken), pinned.
 # No torch, no jax: the SGLang loader tests have their own venv (scripts/setup-sglang-venv.sh). Prints the venv's python path on stdout (last line).
 #
 #   scripts/setup-python.sh BUILD_DIR
@@ -17,7 +18,7 @@ mkdir -p "$BUILD_DIR"
 BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
 VENV="$BUILD_DIR/venv"
 PY="$VENV/bin/python"
-REQS="numpy==2.4.6 ml_dtypes==0.7.0 safetensors==0.8.0"  # pinned; bump together, then rerun
+REQS="numpy==2.4.6 ml_dtypes==0.7.0 safetensors==0.8.0 sentencepiece==0.2.1 tiktoken==0.12.0"  # pinned; bump together, then rerun
 STAMP="$VENV/.g2kit-stamp"
 STAMP_TEXT="g2kit-python-v1: $REQS"
 
@@ -58,6 +59,6 @@ if [ ! -x "$PY" ]; then
 fi
 
 "$PY" -m pip install --disable-pip-version-check -q $REQS >&2
-"$PY" -c 'import numpy, ml_dtypes, safetensors.numpy' >&2
+"$PY" -c 'import numpy, ml_dtypes, safetensors.numpy, sentencepiece, tiktoken' >&2
 echo "$STAMP_TEXT" > "$STAMP"
 echo "$PY"

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/layer_bytes.h"
 #include "kernels/cpu/matmul_rows.h"
 #include "libconvert/layout/layout.h"
 #include "libconvert/source.h"
@@ -96,27 +97,6 @@ double read_bandwidth(int threads) {
 
 }  // namespace
 
-// Stored bytes of the tensor(s) holding (role, layer, expert), FP8 scale companions included;
-// a Grok-1 stacked expert tensor counts one expert's share.
-double stored_bytes(const g2::TensorSource& src, const std::vector<g2::TensorSpec>& layout, g2::Role role, int layer,
-                    int expert) {
-  const g2::TensorSpec* spec = g2::find_spec(layout, role, layer, expert);
-  const bool stacked = !spec && expert >= 0;
-  if (stacked) spec = g2::find_spec(layout, role, layer, -1);
-  if (!spec) return 0;
-  double b = 0;
-  for (const std::string& name : {spec->name, spec->name + "_scale", spec->name + "_scale_inv"})
-    if (const g2::SourceTensor* t = src.find(name))
-      for (const auto& p : t->pieces) b += double(p.view.nbytes());
-  if (stacked) {
-    if (const g2::SourceTensor* t = src.find(spec->name.substr(0, spec->name.rfind('/')) + "/scales"))
-      for (const auto& p : t->pieces) b += double(p.view.nbytes());
-    const g2::SourceTensor* t = src.find(spec->name);
-    if (t && !t->shape.empty() && t->shape[0] > 0) b /= double(t->shape[0]);
-  }
-  return b;
-}
-
 double load_average() {
   double l = -1;
   if (FILE* f = std::fopen("/proc/loadavg", "r")) {
@@ -159,20 +139,9 @@ int main(int argc, char** argv) {
   const int threads = int(std::max(1u, std::thread::hardware_concurrency()));  // the CPU backend's pool size
   const double read_bw = read_bandwidth(threads);
 
-  using g2::Role;
   const auto layout = g2::layout_for(w.family(), c);
-  auto bytes_of = [&](Role r, int layer, int e = -1) { return stored_bytes(w.source(), layout, r, layer, e); };
-  double dense = 0;
-  for (Role r : {Role::PreAttnNorm, Role::PostAttnNorm, Role::PreMoeNorm, Role::PostMoeNorm, Role::AttnQ, Role::AttnK,
-                 Role::AttnV, Role::AttnO, Role::Router, Role::MlpGate, Role::MlpUp, Role::MlpDown})
-    dense += bytes_of(r, 0);
-  if (c.num_hidden_layers == 1) {  // the forward computes the logits too
-    dense += bytes_of(Role::FinalNorm, -1);
-    const bool tied = c.tie_word_embeddings || !g2::find_spec(layout, Role::LmHead, -1, -1);
-    dense += bytes_of(tied ? Role::Embedding : Role::LmHead, -1);
-  }
-  const g2::TensorSpec* emb = g2::find_spec(layout, Role::Embedding, -1, -1);
-  const double emb_row = emb ? bytes_of(Role::Embedding, -1) / double(emb->shape[0]) : 0;
+  const double dense = g2::bench::dense_layer0(w.source(), layout, c).bytes;
+  const double emb_row = g2::bench::embedding_row(w.source(), layout).bytes;
 
   for (int T : counts) {
     std::vector<int32_t> tokens(static_cast<size_t>(T), 0);
@@ -193,9 +162,7 @@ int main(int argc, char** argv) {
       }
       std::set<int32_t> used(rec->layers[0].experts.begin(), rec->layers[0].experts.end());
       touched_experts = int64_t(used.size());
-      expert_bytes = 0;
-      for (int32_t e : used)
-        for (Role r : {Role::ExpertGate, Role::ExpertUp, Role::ExpertDown}) expert_bytes += bytes_of(r, 0, e);
+      expert_bytes = g2::bench::experts_layer0(w.source(), layout, used).bytes;
       if (rep > 0 && dt < best) {
         best = dt;
         best_cpu = dc;

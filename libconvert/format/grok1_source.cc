@@ -41,6 +41,11 @@ class Grok1JaxSource final : public TensorSource {
           m.release(p.file_offset, size_t(p.view.nbytes()));
   }
 
+  // Every payload is the file's own bytes at its offset (protocol-4 pickles: BINBYTES8 /
+  // raw buffers), so readers may pread them: the executor's transposed read does, and the
+  // resident set then does not grow with the expert it walks.
+  bool pieces_in_files() const override { return raw_payloads_; }
+
   Status open(const std::string& dir, const std::string& config_path);
 
  private:
@@ -53,6 +58,7 @@ class Grok1JaxSource final : public TensorSource {
   std::vector<std::string> paths_;
   std::vector<MappedFile> maps_;         // views in tensors_ point into these
   std::vector<PickledTensor> pickles_;   // and, for protocol-2 files, into these
+  bool raw_payloads_ = true;             // no piece lives in pickles_ (see pieces_in_files)
 };
 
 Status Grok1JaxSource::load_config(const std::string& config_path) {
@@ -97,6 +103,7 @@ Status Grok1JaxSource::add_file(int index, const std::vector<const TensorSpec*>&
     t.dtype = a.dtype;
     t.shape = a.shape;
     t.pieces.push_back(TensorPiece{a.view(), path, a.offset >= 0 ? uint64_t(a.offset) : 0});
+    if (a.offset < 0) raw_payloads_ = false;
     tensors_.push_back(std::move(t));
   }
   paths_.push_back(path);

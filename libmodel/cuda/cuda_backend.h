@@ -29,10 +29,21 @@ struct CudaBackendOptions {
 
 // Number of usable CUDA devices; 0 when there is no driver or no device (never aborts).
 int cuda_device_count();
+// Why cuda_device_count() is 0, from cudaGetErrorString: "cudaGetDeviceCount: CUDA driver
+// version is insufficient for CUDA runtime version (driver supports CUDA 12.2, runtime
+// 13.0)" tells a driver older than the toolkit from a machine without a device. Empty when
+// a device is usable.
+std::string cuda_unavailable_reason();
 
-// A backend on `device`. Errors: "no CUDA device" (ErrorKind::Unsupported; the CLI exits 2)
-// when the machine has none, InvalidInput when `device` is out of range.
+// A backend on `device`. Errors: "no CUDA device: <reason>" (ErrorKind::Unsupported; the
+// CLI exits 2) when the machine has none, InvalidInput when `device` is out of range, Io
+// when creating the streams or the cuBLAS handles fails. Its ops throw DeviceError on a CUDA
+// or cuBLAS failure (libmodel/backend.h; run_forward returns it as an Error).
 Expected<std::unique_ptr<Backend>> make_cuda_backend(int device, const CudaBackendOptions& opt = {});
+
+// The compute stream (a cudaStream_t) of a backend make_cuda_backend made, null for any other
+// backend: for callers that queue their own work or timing events in order with its ops.
+void* cuda_backend_stream(Backend& b);
 
 // "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB" for logs.
 std::string cuda_device_description(int device);

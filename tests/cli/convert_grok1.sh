@@ -17,8 +17,8 @@ set +e; msg=$("$C" "$T/g1" "$T/x" 2>&1); rc=$?; set -e
 [ $rc = 2 ] && grep -q -- "--to grok2" <<<"$msg" || fail "Grok-1 without --to grok2: rc $rc: $msg"
 
 # past TP 1 the default layout is rank (SGLang refuses it at another TP: README "Which layout")
-"$C" "$T/g1" "$T/g2d" --to grok2 --tp 8 --dry-run --json 2>/dev/null | grep -q '"layout": *"rank"' \
-  || fail "--tp 8 without --layout did not plan the rank layout"
+"$C" "$T/g1" "$T/g2d" --to grok2 --tp 8 --dry-run --json 2>/dev/null >"$T/plan.json"
+grep -q '"layout": *"rank"' "$T/plan.json" || fail "--tp 8 without --layout did not plan the rank layout"
 out=$("$C" "$T/g1" "$T/g2" --to grok2 --tp 8 --layout tp --json 2>"$T/err")
 grep -q "serve at --tp 8 only" "$T/err" || fail "--layout tp did not print the serving note: $(cat "$T/err")"
 grep -q "tokenizer.model" "$T/err" || fail "no tokenizer note"

@@ -23,6 +23,16 @@
 # above, plus /local/ -> a per-node folder (node-local disks); `--fp8-scale block` gets
 # `--fp8-block 8`. Their g2 command lines are checked for flags, not run on their own.
 #
+# The stand-ins carry the tiny test tokenizers (tests/tokenizer/fixtures.sh): grok-1 a
+# tokenizer.model, grok-2 a tokenizer.tok.json, so `--prompt` examples run.
+#
+# README's "## Install" section is run differently: each ```sh block there is one bash script,
+# run from the repository with HOME set to a scratch folder (so `~/opt`, `~/.local` land there)
+# and these substitutions for what needs the build under test or root: `make package` ->
+# scripts/package.sh on that build; `make build` -> a check that it is built; `build/` -> that
+# build folder; `sudo apt install ./X.deb` -> `dpkg-deb -x X.deb` into the scratch folder with
+# its usr/bin put first on PATH (the runtime libraries its Depends name are installed here).
+#
 # Flags: every --flag in an example, and every flag in README's "`<tool>` flags" tables, must
 # appear in that tool's --help (failure); flags in --help missing from README's table are
 # printed as warnings.
@@ -58,11 +68,13 @@ extract() {
       gsub(/[[:space:]]+/, " ", line)
       print file "\t" kind "\t" expect "\t" line
     }
+    /^## / { install = ($0 ~ /^## Install/) }
     /^```/ {
       if (in_block) { if (script) { close(sfile); print file "\tscript\t0\t" sfile } in_block = 0; script = 0 }
       else { in_block = 1; first = 1; sh = ($0 ~ /^```(sh|bash)[[:space:]]*$/) }
       next
     }
+    in_block && install { next }   # run as whole blocks below
     in_block && sh && first { first = 0; if ($0 ~ /^#!/) { script = 1; sfile = sdir "/" file "." NR ".sh" } }
     in_block && sh && script {
       print > sfile
@@ -87,6 +99,10 @@ mkdir -p "$T/data" "$T/work"
   || { echo "docs_examples: g2synth grok-2 failed"; exit 1; }
 # the release's own config.json (its 32 fields, nothing of ours): the recipes must run on it as shipped
 grep -v '"_comment"' "$G2_SOURCE_DIR/configs/grok-2-tiny.json" >"$T/data/grok-2/config.json"
+BUILD=$(cd "$G2_BIN_DIR/.." && pwd)
+FIX=$(bash "$G2_SOURCE_DIR/tests/tokenizer/fixtures.sh" "$BUILD") || { echo "docs_examples: tokenizer fixtures failed"; exit 1; }
+cp "$FIX/sentencepiece/tokenizer.model" "$T/data/grok-1/"
+cp "$FIX/tiktoken/tokenizer.tok.json" "$T/data/grok-2/"
 
 rewrite_stream() {  # text on stdin -> text for the tiny data
   sed -E -e "s#configs/grok-1\.json#configs/grok-1-tiny.json#g" -e "s#configs/grok-2\.json#configs/grok-2-tiny.json#g" \
@@ -141,7 +157,7 @@ for i in "${!EXAMPLES[@]}"; do
     continue
   fi
   [ "$kind" = check ] && doc=${doc//[\'\"]/}  # a script's line may end inside a quoted srun command
-  read -r -a words <<<"$(rewrite "$doc")"
+  mapfile -t words < <(xargs printf '%s\n' <<<"$(rewrite "$doc")")   # words, "quoted" ones whole
   tool=${words[0]}
   for w in "${words[@]:1}"; do
     flag=${w%%=*}
@@ -184,6 +200,35 @@ for i in "${!EXAMPLES[@]}"; do
   fi
 done
 
+# --- README "## Install": each ```sh block as one script (substitutions: see the top) ---
+install_blocks() {
+  awk '/^## / { install = ($0 ~ /^## Install/) }
+       /^```/ { if (in_block) { in_block = 0; if (sh && install) print "\x1e" } else { in_block = 1; sh = ($0 ~ /^```(sh|bash)[[:space:]]*$/) } next }
+       in_block && sh && install' "$G2_SOURCE_DIR/README.md"
+}
+mkdir -p "$T/home"
+nb=0
+while IFS= read -r -d $'\x1e' block; do
+  block=${block#$'\n'}
+  [ -n "$block" ] || continue
+  nb=$((nb + 1))
+  script=$(sed -E -e "s#^make package\$#bash '$G2_SOURCE_DIR/scripts/package.sh' '$BUILD' >/dev/null#" \
+                  -e "s#^make build\$#test -x '$BUILD/bin/g2diff'#" \
+                  -e "s#^sudo apt install (\./)?build/(\S+\.deb)\$#dpkg-deb -x '$BUILD/'\2 \"\$HOME/debroot\" \&\& export PATH=\"\$HOME/debroot/usr/bin:\$PATH\"#" \
+                  -e "s#(^| )(\./)?build/#\1$BUILD/#g" -e "s#(^| )build( |\$)#\1$BUILD\2#g" <<<"$block")
+  t0=$(date +%s%N)
+  (cd "$G2_SOURCE_DIR" && HOME="$T/home" bash -euo pipefail -c "$script") >"$T/out" 2>&1
+  rc=$?
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if [ $rc -eq 0 ]; then
+    echo "docs_examples: ok (exit 0, $ms ms) README.md Install block $nb: $(head -1 <<<"$block") ..."
+  else
+    fail "README.md Install block $nb exited $rc:"$'\n'"$script"
+    tail -8 "$T/out" | sed 's/^/    /'
+  fi
+done < <(install_blocks)
+[ $nb -ge 3 ] || fail "README.md's Install section has $nb sh blocks (expected the .deb, tarball and source ones)"
+
 # --- README flag tables ("### `g2convert` flags" then | `--flag ...` | rows) vs --help ---
 declare -A TABLE
 current=""
@@ -204,5 +249,5 @@ for t in $TOOLS; do
   done
 done
 
-echo "docs_examples: $n examples run, $failures failures"
+echo "docs_examples: $n examples and $nb Install blocks run, $failures failures"
 [ $failures -eq 0 ]

@@ -25,7 +25,8 @@ grep -q "grok-2" "$T/inspect.txt" || fail "g2inspect did not call the release se
 grep -q "^serving .*serve at --tp 8 only" "$T/inspect.txt" || fail "g2inspect did not say where the release serves: $(head -8 "$T/inspect.txt")"
 "$B/g2convert" "$T/rel" "$T/tp4" --tp 4 --layout rank >/dev/null 2>"$T/err.txt" || fail "g2convert refused the release config: $(cat "$T/err.txt")"
 "$B/g2diff" "$T/rel" "$T/tp4" -q || fail "g2diff release set vs its TP4 reshard"
-"$B/g2inspect" "$T/tp4" | grep -q "^serving .*--tp 4: SGLang 0.5.23 refuses any other TP" || fail "g2inspect on a rank set"
+"$B/g2inspect" "$T/tp4" >"$T/inspect4.txt" || fail "g2inspect on the TP4 rank set"
+grep -q "^serving .*--tp 4: SGLang 0.5.23 refuses any other TP" "$T/inspect4.txt" || fail "g2inspect on a rank set: $(head -8 "$T/inspect4.txt")"
 
 python3 - "$T/rel/config.json" "$T/tp4/config.json" <<'PY' || fail "the output config lost release fields"
 import json, sys

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# g2synth --format grok1-jax: deterministic (same seed -> same bytes, checked by hashing every
-# file), seed-sensitive, refuses to overwrite without --force, exit code 2 on bad input.
+# g2synth --format grok1-jax: deterministic (same seed -> same bytes for any --threads, checked
+# by hashing every file), seed-sensitive, refuses to overwrite without --force, exit code 2 on bad input.
 # With the interop Python, the files load through plain pickle.load (numpy + ml_dtypes,
 # QuantizedWeight8bit injected into __main__ the way the reference's checkpoint.py does).
 set -euo pipefail
@@ -13,7 +13,7 @@ trap 'rm -rf "$T"' EXIT
 hash_dir() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1); }
 
 "$SYNTH" --config "$CFG" --format grok1-jax --seed 3 --out "$T/a" >/dev/null
-"$SYNTH" --config "$CFG" --format grok1-jax --seed 3 --out "$T/b" >/dev/null
+"$SYNTH" --config "$CFG" --format grok1-jax --seed 3 --out "$T/b" --threads 1 >/dev/null
 "$SYNTH" --config "$CFG" --format grok1-jax --seed 4 --out "$T/c" >/dev/null
 n=$(ls "$T/a/ckpt-0" | wc -l)
 [ "$n" -eq 26 ] || { echo "expected 26 tensor files for 2 layers, got $n"; exit 1; }

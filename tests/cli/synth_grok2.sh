@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# g2synth --format grok2-tp / hf: deterministic (hash of every file), release file naming for
+# g2synth --format grok2-tp / hf: deterministic (hash of every file, for any --threads), release file naming for
 # any --tp, an index naming every shard, config.json with the g2_layout block; bad --tp and
 # family mismatches exit 2.
 set -euo pipefail
@@ -14,8 +14,8 @@ fail() { echo "synth_grok2: $*"; exit 1; }
 
 for tp in 8 4; do
   "$SYNTH" --config "$CFG" --format grok2-tp --tp $tp --seed 2 --out "$T/tp$tp-a" >/dev/null
-  "$SYNTH" --config "$CFG" --format grok2-tp --tp $tp --seed 2 --out "$T/tp$tp-b" >/dev/null
-  [ "$(hash_dir "$T/tp$tp-a")" = "$(hash_dir "$T/tp$tp-b")" ] || fail "tp $tp: same seed, different bytes"
+  "$SYNTH" --config "$CFG" --format grok2-tp --tp $tp --seed 2 --out "$T/tp$tp-b" --threads 1 >/dev/null
+  [ "$(hash_dir "$T/tp$tp-a")" = "$(hash_dir "$T/tp$tp-b")" ] || fail "tp $tp: same seed, different bytes (all cores vs --threads 1)"
   # 15 TP-common files (groups 0-5, 9-17) + 3 expert groups x tp rank files
   n=$(ls "$T/tp$tp-a" | grep -c '^pytorch_model-000[0-9][0-9]-TP-.*\.safetensors$')
   [ "$n" -eq $((15 + 3 * tp)) ] || fail "tp $tp: $n safetensors files"
@@ -25,7 +25,7 @@ for tp in 8 4; do
 done
 
 "$SYNTH" --config "$CFG" --format hf --seed 2 --max-shard-mb 4 --out "$T/hf-a" >/dev/null
-"$SYNTH" --config "$CFG" --format hf --seed 2 --max-shard-mb 4 --out "$T/hf-b" >/dev/null
+"$SYNTH" --config "$CFG" --format hf --seed 2 --max-shard-mb 4 --out "$T/hf-b" --threads 3 >/dev/null
 [ "$(hash_dir "$T/hf-a")" = "$(hash_dir "$T/hf-b")" ] || fail "hf: same seed, different bytes"
 shards=$(ls "$T/hf-a" | grep -c '^model-[0-9]\{5\}-of-[0-9]\{5\}\.safetensors$')
 [ "$shards" -ge 2 ] || fail "hf: $shards shards with --max-shard-mb 4"

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <tuple>
 
@@ -101,6 +102,63 @@ TEST(Execute, ChunkSizeDoesNotChangeBytes) {
     EXPECT_EQ(ma->files[i].path, mb->files[i].path);
     EXPECT_EQ(ma->files[i].xxh3_128, mb->files[i].xxh3_128) << ma->files[i].path;
   }
+}
+
+// Every core works on one tensor (the chunk's parts on the executor's helpers): the bytes, and
+// the quantisation report to its last bit, are the same for 1, 2 and 4 threads, with large
+// chunks and with the minimum one (many parts per chunk, parts that split FP8 blocks).
+TEST(Execute, ThreadCountChangesNeitherBytesNorErrorReport) {
+  TmpDir tmp;
+  auto g2 = grok2_source(tmp.path);
+  auto g1 = grok1_source(tmp.path, 3, /*ffn=*/200);
+  ASSERT_TRUE(g1) << "configs/grok-1-tiny.json";
+  TargetSpec fp8;
+  fp8.tp = 2;
+  fp8.layout = OutLayout::Rank;
+  fp8.dtype = DTypeTarget::FP8;
+  fp8.fp8 = {Fp8ScaleMode::Block, 8, 8};
+  TargetSpec up;
+  up.to_grok2 = true;
+  up.tp = 2;
+  up.layout = OutLayout::Rank;
+  for (uint64_t mem_limit : {uint64_t(512) << 20, uint64_t(1)})
+    for (const auto& [src, family, t] : {std::tuple{g2.get(), Family::Grok2, fp8}, std::tuple{g1.get(), Family::Grok1, up}}) {
+      std::optional<ExecReport> first;
+      std::optional<Manifest> first_m;
+      for (int threads : {1, 2, 4}) {
+        SCOPED_TRACE("threads " + std::to_string(threads) + " mem " + std::to_string(mem_limit));
+        const std::string out = tmp.path + "/t" + std::to_string(threads) + "-" + std::to_string(mem_limit) +
+                                (family == Family::Grok1 ? "-g1" : "-g2");
+        ExecOptions opt;
+        opt.threads = threads;
+        opt.mem_limit = mem_limit;
+        auto r = convert(*src, family, t, out, opt);
+        ASSERT_TRUE(r.ok()) << r.message();
+        auto m = read_manifest(out + "/g2manifest.json");
+        ASSERT_TRUE(m.ok()) << m.message();
+        if (!first) {
+          first = *r;
+          first_m = *m;
+          continue;
+        }
+        ASSERT_EQ(m->files.size(), first_m->files.size());
+        for (size_t i = 0; i < m->files.size(); ++i) EXPECT_EQ(m->files[i].xxh3_128, first_m->files[i].xxh3_128) << m->files[i].path;
+        ASSERT_EQ(r->quant.size(), first->quant.size());
+        for (size_t i = 0; i < r->quant.size(); ++i) {
+          const QuantError &a = r->quant[i].err, &b = first->quant[i].err;
+          EXPECT_EQ(r->quant[i].name, first->quant[i].name);
+          EXPECT_EQ(a.count, b.count);
+          EXPECT_EQ(a.max_abs, b.max_abs);
+          EXPECT_EQ(a.sum_sq_err, b.sum_sq_err) << r->quant[i].name;
+          EXPECT_EQ(a.sum_sq_ref, b.sum_sq_ref);
+          EXPECT_EQ(a.sum_sq_out, b.sum_sq_out);
+          EXPECT_EQ(a.dot, b.dot);
+        }
+      }
+      if (family == Family::Grok2) {
+        EXPECT_FALSE(first->quant.empty());
+      }
+    }
 }
 
 TEST(Execute, Fp8RoundTripWithinBoundPerMode) {

@@ -79,6 +79,21 @@ TEST(DistEnv, BadValuesNameTheVariable) {
   EXPECT_NE(missing.message().find("G2_NCCL_ID_FILE"), std::string::npos) << missing.message();
 }
 
+TEST(DistEnv, TimeoutBoundsEveryWaitAndIsValidated) {
+  auto d = parse_dist_env(env_of({}));
+  ASSERT_TRUE(d.ok()) << d.message();
+  EXPECT_EQ(d->timeout_ms, 300000) << "the default bound: five minutes";
+  auto t = parse_dist_env(env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"G2_NCCL_ID_FILE", "/x"},
+                                  {"G2_DIST_TIMEOUT_S", "45"}}));
+  ASSERT_TRUE(t.ok()) << t.message();
+  EXPECT_EQ(t->timeout_ms, 45000);
+  for (const char* bad : {"0", "-3", "soon", "100000"}) {
+    auto b = parse_dist_env(env_of({{"G2_DIST_TIMEOUT_S", bad}}));
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.message().find("G2_DIST_TIMEOUT_S"), std::string::npos) << b.message();
+  }
+}
+
 TEST(DistEnv, TpPositionNeedsOneProcessPerRank) {
   DistEnv e;
   e.world_size = 8;

@@ -14,7 +14,7 @@ namespace g2 {
 namespace {
 
 // Delegates every op to the CPU backend; `fault` selects one op to get subtly wrong.
-enum class Fault { None, RmsnormScale, AttentionNoSoftcap, RouterTieToHigher };
+enum class Fault { None, RmsnormScale, AttentionNoSoftcap, RouterTieToHigher, StoredGemm, RoundBf16 };
 
 class FaultyBackend final : public DelegatingBackend {
  public:
@@ -32,33 +32,47 @@ class FaultyBackend final : public DelegatingBackend {
     }
     cpu_->attention(q, k, v, out, pp);
   }
+  // The GEMM on stored weights only (the fused path): matmul on f32 copies stays right.
+  void matmul_stored(const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T, bool acc) override {
+    ++stored_calls;
+    cpu_->matmul_stored(x, ldx, w, y, ldy, T, acc);
+    if (f_ == Fault::StoredGemm) cpu_->scale(y, size_t(T - 1) * size_t(ldy) + size_t(w.rows), 1.001f);
+  }
+  void matmul(const float* x, int ldx, const float* w, int ldw, float* y, int ldy, int T, int N, int K,
+              bool acc) override {
+    ++matmul_calls;
+    cpu_->matmul(x, ldx, w, ldw, y, ldy, T, N, K, acc);
+  }
+  // Reference precision's bf16 rounding only (f32 precision never calls it).
+  void round_bf16(float* x, size_t n) override {
+    if (f_ != Fault::RoundBf16) cpu_->round_bf16(x, n);
+  }
   void router(float* logits, int T, int E, int k, float cap, int32_t* idx, float* gate) override {
     cpu_->router(logits, T, E, k, cap, idx, gate);
     if (f_ == Fault::RouterTieToHigher)
       for (int t = 0; t < T; ++t) idx[size_t(t) * k] = (idx[size_t(t) * k] + 1) % E;  // wrong expert
   }
 
+  int stored_calls = 0, matmul_calls = 0;
+
  private:
   Fault f_;
 };
 
-// Records which layers the forward asked for.
-class LayerSpy final : public WeightSource {
+// Records which layers the forward asked for (dequantized or as stored views).
+class LayerSpy final : public DelegatingWeights {
  public:
-  explicit LayerSpy(WeightSource& w) : w_(w) {}
-  const ModelConfig& config() const override { return w_.config(); }
-  Family family() const override { return w_.family(); }
+  using DelegatingWeights::DelegatingWeights;
   Expected<Matrix> matrix(Role role, int layer, int expert, bool exact) override {
     layers.insert(layer);
-    return w_.matrix(role, layer, expert, exact);
+    return inner_.matrix(role, layer, expert, exact);
   }
-  Expected<Matrix> embedding_rows(std::span<const int32_t> t) override { return w_.embedding_rows(t); }
-  Expected<Matrix> output_rows(int64_t b, int64_t e) override { return w_.output_rows(b, e); }
+  std::optional<StoredWeight> stored(Role role, int layer, int expert) override {
+    layers.insert(layer);
+    return inner_.stored(role, layer, expert);
+  }
   std::string describe() const override { return "spy"; }
   std::set<int> layers;
-
- private:
-  WeightSource& w_;
 };
 
 const std::vector<int32_t> kTokens = {5, 17, 3, 42, 9, 1};
@@ -92,6 +106,55 @@ TEST(SelfCheck, FaultyBackendsAreRefused) {
     EXPECT_FALSE(rep->pass) << "fault " << int(f) << " went unnoticed:\n" << rep->summary();
     EXPECT_NE(rep->summary().find("DISAGREES"), std::string::npos);
   }
+}
+
+// The self-check must run the path the real run takes: the GEMM on stored weights (the
+// one-layer view forwards WeightSource::stored), so a backend whose stored-weight GEMM is
+// wrong is refused; with fused_weights off (g2diff --dequantized-weights) that GEMM is not
+// used by the run, nor by its self-check.
+TEST(SelfCheck, ChecksTheStoredWeightGemmTheRunUses) {
+  const ModelConfig c = testing::tiny_config(true);
+  MemoryWeights w = testing::random_weights(c, Family::Grok2, 13);
+  auto cpu = make_cpu_backend();
+  FaultyBackend bad(Fault::StoredGemm);
+  auto rep = backend_self_check(w, *cpu, bad, kTokens);
+  ASSERT_TRUE(rep.ok()) << rep.message();
+  EXPECT_GT(bad.stored_calls, 0) << "the one-layer view must hand out the stored views";
+  EXPECT_FALSE(rep->pass) << "a wrong stored-weight GEMM went unnoticed:\n" << rep->summary();
+
+  FaultyBackend bad2(Fault::StoredGemm);
+  SelfCheckOptions dequantized;
+  dequantized.forward.fused_weights = false;
+  auto rep2 = backend_self_check(w, *cpu, bad2, kTokens, dequantized);
+  ASSERT_TRUE(rep2.ok()) << rep2.message();
+  EXPECT_EQ(bad2.stored_calls, 0);
+  EXPECT_TRUE(rep2->pass) << rep2->summary();
+}
+
+// The run's precision and TP reach the forward the self-check runs.
+TEST(SelfCheck, RunsTheRunsPrecisionAndTp) {
+  const ModelConfig c = testing::tiny_config(true, 8, 8, 4);
+  MemoryWeights w = testing::random_weights(c, Family::Grok2, 17);
+  auto cpu = make_cpu_backend();
+  FaultyBackend no_rounding(Fault::RoundBf16);
+  auto f32 = backend_self_check(w, *cpu, no_rounding, kTokens);
+  ASSERT_TRUE(f32.ok()) << f32.message();
+  EXPECT_TRUE(f32->pass) << "f32 precision never rounds to bf16\n" << f32->summary();
+  SelfCheckOptions ref;
+  ref.forward.precision = Precision::Reference;
+  auto r = backend_self_check(w, *cpu, no_rounding, kTokens, ref);
+  ASSERT_TRUE(r.ok()) << r.message();
+  EXPECT_FALSE(r->pass) << "reference precision must run the bf16 rounding points\n" << r->summary();
+
+  // TP 4 rank by rank: every split weight is multiplied per rank shard, so more GEMM calls.
+  FaultyBackend merged(Fault::None), ranked(Fault::None);
+  SelfCheckOptions tp4;
+  tp4.forward.tp = 4;
+  auto a = backend_self_check(w, *cpu, merged, kTokens);
+  auto b = backend_self_check(w, *cpu, ranked, kTokens, tp4);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(b->pass) << b->summary();
+  EXPECT_GT(ranked.stored_calls, merged.stored_calls);
 }
 
 TEST(SelfCheck, WithoutLogitsOnlyLayerZeroIsCompared) {

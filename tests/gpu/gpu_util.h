@@ -15,7 +15,7 @@ namespace g2::gputest {
 
 #define G2_REQUIRE_GPU()                                           \
   do {                                                             \
-    if (::g2::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"; \
+    if (::g2::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << ::g2::cuda_unavailable_reason(); \
   } while (0)
 
 inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {

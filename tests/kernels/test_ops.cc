@@ -36,7 +36,7 @@ TEST(Ops, RmsNorm) {
 
 TEST(Ops, RopeHalfSplit) {
   float x[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-  rope_head(x, 8, 5, 10000.0f);
+  rope_head(x, 8, 5, rope_inv_freq(8, 10000.0f).data());
   const double in[8] = {1, 2, 3, 4, 5, 6, 7, 8};
   for (int i = 0; i < 4; ++i) {
     const double a = 5.0 * std::pow(10000.0, -2.0 * i / 8);
@@ -44,8 +44,27 @@ TEST(Ops, RopeHalfSplit) {
     EXPECT_NEAR(x[i + 4], in[i + 4] * std::cos(a) + in[i] * std::sin(a), 1e-4);
   }
   float y[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-  rope_head(y, 8, 0, 10000.0f);  // position 0 is the identity
+  rope_head(y, 8, 0, rope_inv_freq(8, 10000.0f).data());  // position 0 is the identity
   for (int i = 0; i < 8; ++i) EXPECT_EQ(y[i], in[i]);
+}
+
+// The one inv_freq table both backends use: theta^(-2i/d) in f32, within an ulp of the
+// exact value, and the angle is exactly one f32 product with it (what the device computes).
+TEST(Ops, RopeInvFreqTableIsTheSharedF32Formula) {
+  for (float theta : {10000.0f, 208533496.0f}) {
+    const std::vector<float> f = rope_inv_freq(128, theta);
+    ASSERT_EQ(f.size(), 64u);
+    EXPECT_EQ(f[0], 1.0f);
+    for (int i = 0; i < 64; ++i) {
+      const double exact = std::pow(double(theta), -2.0 * i / 128.0);
+      EXPECT_LE(std::fabs(f[size_t(i)] - exact), std::ldexp(std::fabs(exact), -23)) << "i " << i;
+      EXPECT_EQ(rope_angle(1000, f[size_t(i)]), 1000.0f * f[size_t(i)]);
+      if (i > 0) {
+        EXPECT_LT(f[size_t(i)], f[size_t(i - 1)]);
+      }
+    }
+  }
+  EXPECT_TRUE(rope_inv_freq(0, 10000.0f).empty());
 }
 
 TEST(Ops, SoftmaxTopkTiesKeepLowerIndex) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "libmodel/compare.h"
+#include "libmodel/cpu_pool.h"
 #include "libmodel/forward.h"
 #include "model_fixtures.h"
 
@@ -93,6 +94,7 @@ const Role kLinear[] = {Role::AttnQ, Role::AttnK, Role::AttnV, Role::AttnO, Role
 
 TEST(ForwardStored, ViewsDequantizeToMatrixBitForBit) {
   if (!sets().ok) GTEST_SKIP() << "g2synth / g2convert not built";
+  CpuPool pool(3);
   for (const char* name : {"tp8", "rank4", "fp8block", "fp8channel", "fp8tensor"}) {
     SCOPED_TRACE(name);
     CheckpointWeights w = open(sets() / name);
@@ -108,6 +110,10 @@ TEST(ForwardStored, ViewsDequantizeToMatrixBitForBit) {
       ASSERT_EQ(v->cols, m->cols);
       const auto d = v->dequantize();
       ASSERT_EQ(std::memcmp(d.data(), m->data.data(), d.size() * sizeof(float)), 0) << role_name(role);
+      // the parallel form (the CUDA backend's upload buffer), in 64-row chunks over 3 threads
+      std::vector<float> p(d.size(), -1.0f);
+      v->dequantize_into(p.data(), &pool);
+      ASSERT_EQ(std::memcmp(p.data(), d.data(), d.size() * sizeof(float)), 0) << role_name(role) << " in parallel";
     }
     // The split layouts really are multi-block views.
     if (std::string(name) != "fp8tensor") {

@@ -150,7 +150,7 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   std::string ranks_s, part_s, merge_dir;
   std::optional<int> tp, fp8_block;
   std::optional<int64_t> vocab;
-  bool dry_run = false, as_json = false, force = false;
+  bool dry_run = false, as_json = false, force = false, quiet = false;
   int threads = 1;
   app.add_option("SRC", src_dir, "source checkpoint directory (Grok-2 TP set, HF safetensors set, Grok-1 JAX dir)");
   app.add_option("DST", dst_dir, "output directory (created; must be empty unless resuming or --force)");
@@ -175,6 +175,7 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   app.add_option("--part", part_s, "I/N: write part I of N (1 <= I <= N) of the output files, next to N-1 other "
                                    "workers sharing DST; the last to finish writes g2manifest.json");
   app.add_option("--merge-manifest", merge_dir, "DIR: write DIR/g2manifest.json from its finished parts (no SRC/DST)");
+  app.add_flag("-q,--quiet", quiet, "nothing on stderr but errors (no progress, summary, quantisation table, notes or part messages)");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
 
   if (!merge_dir.empty()) {
@@ -182,13 +183,14 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
     auto r = merge_manifest(merge_dir);
     if (!r) return fail(r.message());
     if (r->already_merged) {
-      std::fprintf(stderr, "g2convert: %s/g2manifest.json is already there (%zu files); nothing to merge\n", merge_dir.c_str(), r->files);
+      if (!quiet)
+        std::fprintf(stderr, "g2convert: %s/g2manifest.json is already there (%zu files); nothing to merge\n", merge_dir.c_str(), r->files);
     } else if (!r->merged) {
       std::string w;
       for (const auto& p : r->waiting) w += "\n  " + p;
       return fail(merge_dir + ": cannot write g2manifest.json: " + std::to_string(r->waiting.size()) + " of " +
                   std::to_string(r->count) + " parts have not finished:" + w);
-    } else {
+    } else if (!quiet) {
       std::fprintf(stderr, "g2convert: merged %d parts: %s/g2manifest.json lists %zu files\n", r->count, merge_dir.c_str(), r->files);
     }
     if (as_json)
@@ -272,8 +274,9 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   opt.command = recorded_command(argc, argv);
   if (part) opt.part = PartSpec{part->first, part->second};
   ProgressPrinter printer;
-  opt.progress = [&](const ExecProgress& p) { printer(p); };
-  std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s%s%s\n", desc.root.c_str(),
+  if (!quiet) opt.progress = [&](const ExecProgress& p) { printer(p); };
+  if (!quiet)
+    std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s%s%s\n", desc.root.c_str(),
                std::string(format_name(opened->info.format)).c_str(), dst_dir.c_str(), plan->files.size(),
                human(plan->total_bytes()).c_str(), plan->tp, std::string(out_layout_name(plan->layout)).c_str(),
                std::string(dtype_target_name(plan->dtype)).c_str(), plan->ranks ? (", " + plan->ranks->text()).c_str() : "",
@@ -282,10 +285,11 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   if (!rep) return fail(rep.message(), rep.error().kind == ErrorKind::Internal ? 3 : 2);
 
   const double mibs = rep->seconds > 0 ? double(rep->bytes_written) / double(1 << 20) / rep->seconds : 0;
-  std::fprintf(stderr, "g2convert: done in %.2f s: %zu files written, %zu verified and kept%s, %s at %.0f MiB/s\n",
+  if (!quiet)
+    std::fprintf(stderr, "g2convert: done in %.2f s: %zu files written, %zu verified and kept%s, %s at %.0f MiB/s\n",
                rep->seconds, rep->files_written, rep->files_skipped, rep->resumed ? " (resumed)" : "",
                human(rep->bytes_written).c_str(), mibs);
-  if (!rep->quant.empty()) {
+  if (!quiet && !rep->quant.empty()) {
     std::fprintf(stderr, "quantisation error (%zu tensors, worst first):\n", rep->quant.size());
     std::fprintf(stderr, "  %-60s %-18s %12s %12s %10s\n", "tensor", "conversion", "max abs", "rel RMS", "cosine");
     for (size_t i = 0; i < rep->quant.size() && i < 8; ++i) {
@@ -294,15 +298,17 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
                    q.err.rel_rms(), q.err.cosine());
     }
   }
-  for (const auto& n : plan->notes) std::fprintf(stderr, "note: %s\n", n.c_str());
-  if (opt.part && rep->manifest_written)
-    std::fprintf(stderr, "g2convert: %s finished last: g2manifest.json written for all %d parts\n", opt.part->text().c_str(),
-                 opt.part->count);
-  else if (opt.part) {
-    std::string waiting;
-    for (const auto& w : rep->parts_waiting) waiting += (waiting.empty() ? "" : "; ") + w;
-    std::fprintf(stderr, "g2convert: %s finished; the last part to finish writes g2manifest.json (waiting for %s)\n",
-                 opt.part->text().c_str(), waiting.c_str());
+  if (!quiet) {
+    for (const auto& n : plan->notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+    if (opt.part && rep->manifest_written) {
+      std::fprintf(stderr, "g2convert: %s finished last: g2manifest.json written for all %d parts\n",
+                   opt.part->text().c_str(), opt.part->count);
+    } else if (opt.part) {
+      std::string waiting;
+      for (const auto& w : rep->parts_waiting) waiting += (waiting.empty() ? "" : "; ") + w;
+      std::fprintf(stderr, "g2convert: %s finished; the last part to finish writes g2manifest.json (waiting for %s)\n",
+                   opt.part->text().c_str(), waiting.c_str());
+    }
   }
   if (as_json) {
     json j{{"source", desc.root}, {"dest", dst_dir}, {"tp", plan->tp}, {"layout", out_layout_name(plan->layout)},

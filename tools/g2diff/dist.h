@@ -9,6 +9,7 @@
 
 #include "libconvert/status.h"
 #include "libmodel/backend.h"
+#include "libmodel/forward.h"
 #include "libmodel/weights.h"
 
 namespace g2 {
@@ -23,8 +24,12 @@ struct DistRank {
 };
 
 // Joins the TP group of size tp (world size must equal tp): NCCL bootstrap through the
-// launcher's environment, then the self-checked CUDA backend on the node-local device whose
-// all_reduce_sum is the NCCL all-reduce. Collective: every rank must call it.
-Expected<DistRank> join_tp_group(WeightSource& w, std::span<const int32_t> tokens, int tp);
+// launcher's environment, then the CUDA backend on the node-local device whose
+// all_reduce_sum is the NCCL all-reduce, self-checked against the CPU on w's layer 0 with the
+// run's options `run` at this rank (only_rank = its TP rank). Then every rank's verdict goes
+// through one all-reduce: all ranks go on, or all return an error naming the ranks that
+// failed (a failed rank never leaves the others waiting in the forward's first all-reduce).
+// Collective: every rank must call it. Every wait is bounded by G2_DIST_TIMEOUT_S.
+Expected<DistRank> join_tp_group(WeightSource& w, std::span<const int32_t> tokens, int tp, const ForwardOptions& run);
 
 }  // namespace g2

@@ -19,6 +19,7 @@
 #include "libmodel/cuda/verified_backend.h"
 #endif
 #include "dist.h"
+#include "prompt.h"
 #include "report.h"
 
 namespace g2 {
@@ -112,7 +113,17 @@ int run(int argc, char** argv) {
   app.add_option("A", a_dir, "reference checkpoint directory")->required();
   app.add_option("B", b_dir, "checkpoint to verify against A");
   auto* tok_opt = app.add_option("--tokens", tokens_s, "token ids, comma separated");
-  app.add_option("--prompt-ids", prompt_file, "file of token ids (commas or whitespace)")->excludes(tok_opt);
+  auto* ids_opt = app.add_option("--prompt-ids", prompt_file, "file of token ids (commas or whitespace)")->excludes(tok_opt);
+  std::string prompt_text, prompt_text_file;
+  auto* text_opt = app.add_option("--prompt", prompt_text,
+                                  "text to run, tokenized with A's own tokenizer (tokenizer.model or tokenizer.tok.json "
+                                  "in A's folder; B's, when it has one, must agree)")
+                       ->excludes(tok_opt)
+                       ->excludes(ids_opt);
+  app.add_option("--prompt-file", prompt_text_file, "like --prompt, the text read from a file (UTF-8)")
+      ->excludes(tok_opt)
+      ->excludes(ids_opt)
+      ->excludes(text_opt);
   app.add_option("--layers", layers_s, "layers to compare: N, A-B or a comma list (logits only when all layers run)");
   app.add_option("--mode", mode_s, "precision: f32 or reference (bf16 rounding of the JAX reference)")
       ->check(CLI::IsMember({"f32", "reference"}));
@@ -170,7 +181,14 @@ int run(int argc, char** argv) {
     recorded = std::move(*r);
   }
   std::vector<int32_t> tokens;
-  if (!tokens_s.empty() || !prompt_file.empty()) {
+  SideTokenizer tok_a, tok_b;
+  std::string prompt;
+  const bool text_prompt = app.count("--prompt") || app.count("--prompt-file");
+  if (text_prompt) {
+    auto t = encode_prompt(prompt_text, prompt_text_file, a_dir, ca.vocab_size, &tok_a, &prompt);
+    if (!t) return fail_input(t.message());
+    tokens = *t;
+  } else if (!tokens_s.empty() || !prompt_file.empty()) {
     std::string text = tokens_s;
     if (!prompt_file.empty()) {
       std::ifstream f(prompt_file);
@@ -215,7 +233,11 @@ int run(int argc, char** argv) {
     auto b = open_side(b_dir, config_b);
     if (!b) return fail_input(b.message());
     bside = std::move(*b);
+    tok_b = report_tokenizer(b_dir, bside->w->config().vocab_size);
+    if (text_prompt)
+      if (Status st = check_prompt_b(prompt, tokens, tok_a, tok_b, b_dir); !st) return fail_input(st.message());
   }
+  if (!text_prompt) tok_a = report_tokenizer(a_dir, ca.vocab_size);
   std::unique_ptr<Backend> be;
   int rank = 0;  // --dist: this process's TP rank (0 prints)
   if (dist) {
@@ -225,7 +247,7 @@ int run(int argc, char** argv) {
     if (bside && a->info.tp != tp)
       return fail_input("--dist: A has tp " + std::to_string(a->info.tp) + " and B tp " + std::to_string(tp) +
                         "; both must be TP sets of the world size (or record A with --record, then use --reference)");
-    auto g = join_tp_group(*a->w, tokens, tp);  // self-checked on A's layer 0
+    auto g = join_tp_group(bside ? *bside->w : *a->w, tokens, tp, opt);  // self-checked as it will run
     if (!g) return fail_input(g.message());
     be = std::move(g->backend);
     rank = g->rank;
@@ -235,8 +257,13 @@ int run(int argc, char** argv) {
     }
   } else if (backend_s == "cuda") {
 #if defined(G2_HAVE_CUDA)
-    // Self-checked against the CPU backend on A's layer 0 and logits before it is trusted.
-    auto cb = make_verified_cuda_backend(*a->w, tokens, device);
+    // Self-checked against the CPU backend on layer 0 and the logits before it is trusted, on
+    // the checkpoint and with the options the run uses (B if given; precision, TP, stored weights).
+    Side& checked = bside ? *bside : *a;
+    SelfCheckOptions sc;
+    sc.forward = opt;
+    sc.forward.tp = tp_exec && checked.info.tp > 1 ? checked.info.tp : 1;
+    auto cb = make_verified_cuda_backend(*checked.w, tokens, device, sc);
     if (!cb) return fail_input(cb.message());
     be = std::move(cb->backend);
 #else
@@ -334,6 +361,12 @@ int run(int argc, char** argv) {
     rep.tolerance_desc = d.str();
   }
   build_report(got, ref, tol, layers, &rep);
+  {  // decoded next tokens: A's tokenizer for the reference, B's (else A's) for the compared side
+    const Tokenizer* ref_tok = tok_a.tok.get();
+    const Tokenizer* got_tok = recorded ? ref_tok : tok_b.tok ? tok_b.tok.get() : ref_tok;
+    if (!ref_tok) rep.tokenizer_note = tok_a.why;
+    add_next_tokens(got, ref, got_tok, ref_tok, &rep);
+  }
   if (rep.layers.size() != layers.size())
     return fail_input("the reference activations do not hold every requested layer (use --layers)");
   if (rank != 0) return rep.pass ? kOk : kParityFailed;  // same records on every rank: rank 0 reports
@@ -348,4 +381,11 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace g2
 
-int main(int argc, char** argv) { return g2::run(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return g2::run(argc, argv);
+  } catch (const g2::DeviceError& e) {  // a device failure outside run_forward: exit 2, not abort
+    std::fprintf(stderr, "g2diff: %s\n", e.what());
+    return 2;
+  }
+}

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -75,6 +76,43 @@ void build_report(const ActivationRecord& got, const ActivationRecord& ref, cons
   rep->first_failing_layer = verdict.first_failing_layer;
 }
 
+void add_next_tokens(const ActivationRecord& got, const ActivationRecord& ref, const Tokenizer* got_tok,
+                     const Tokenizer* ref_tok, DiffReport* rep) {
+  if (!rep->have_logits) return;
+  rep->next_ref = next_tokens(ref.logits, ref.n_tokens(), ref.vocab, 5, ref_tok);
+  rep->next_got = next_tokens(got.logits, got.n_tokens(), got.vocab, 5, got_tok);
+}
+
+namespace {
+
+// `"text"`, or a note when the id has no text (no tokenizer, or past the tokenizer's ids).
+std::string shown_text(const NextToken& n, bool have_tokenizer) {
+  if (!have_tokenizer) return "";
+  if (n.text.empty()) return "(no token)";
+  return "\"" + printable(n.text) + "\"";
+}
+
+// The last position's top 5 of both sides, side by side.
+void render_next_tokens(const DiffReport& rep, std::ostringstream& o) {
+  if (rep.next_ref.empty() || rep.next_got.empty()) return;
+  const auto& r = rep.next_ref.back();
+  const auto& g = rep.next_got.back();
+  const bool text = rep.tokenizer_note.empty();
+  o << "\nnext token after the last position, top 5 (A: reference, B: compared):\n"
+    << "rank     A id   A prob  A text                    B id   B prob  B text\n";
+  for (size_t i = 0; i < std::max(r.size(), g.size()); ++i) {
+    char line[512];
+    const std::string rt = i < r.size() ? shown_text(r[i], text) : "", gt = i < g.size() ? shown_text(g[i], text) : "";
+    std::snprintf(line, sizeof line, "%4zu  %7d  %7.4f  %-22s  %7d  %7.4f  %s", i + 1, i < r.size() ? r[i].id : -1,
+                  i < r.size() ? r[i].prob : 0.0, rt.c_str(), i < g.size() ? g[i].id : -1,
+                  i < g.size() ? g[i].prob : 0.0, gt.c_str());
+    o << line << "\n";
+  }
+  if (!text) o << "  (ids only: " << rep.tokenizer_note << ")\n";
+}
+
+}  // namespace
+
 std::string render_table(const DiffReport& rep) {
   std::ostringstream o;
   o.precision(9);
@@ -113,6 +151,7 @@ std::string render_table(const DiffReport& rep) {
     o << "\nlogits fail: worst " << where(rep.logits.r.worst_index, rep.vocab) << ": got " << rep.logits.r.worst_got
       << ", reference " << rep.logits.r.worst_ref << "\n";
   }
+  render_next_tokens(rep, o);
   o << "\n" << (rep.pass ? "PARITY OK" : "PARITY FAILED") << "\n";
   return o.str();
 }
@@ -186,6 +225,21 @@ std::string render_json(const DiffReport& rep) {
     j["logits"]["top5_agreement"] = rep.top5;
     j["logits"]["kl"] = rep.kl;
     j["logits"]["pass"] = rep.logits_pass;
+  }
+  if (!rep.next_ref.empty()) {
+    // every position: [position][rank] {id, logit, prob, text}
+    auto side = [](const std::vector<std::vector<NextToken>>& pos) {
+      nlohmann::json a = nlohmann::json::array();
+      for (const auto& top : pos) {
+        nlohmann::json p = nlohmann::json::array();
+        for (const auto& n : top)
+          p.push_back({{"id", n.id}, {"logit", n.logit}, {"prob", n.prob}, {"text", valid_utf8(n.text) ? n.text : printable(n.text)}});
+        a.push_back(p);
+      }
+      return a;
+    };
+    j["next_tokens"] = {{"reference", side(rep.next_ref)}, {"compared", side(rep.next_got)}};
+    if (!rep.tokenizer_note.empty()) j["next_tokens"]["tokenizer_note"] = rep.tokenizer_note;
   }
   j["first_failing_layer"] = rep.first_failing_layer;
   j["first_failing_tensor"] = "";

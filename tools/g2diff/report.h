@@ -6,6 +6,7 @@
 
 #include "libmodel/activations.h"
 #include "libmodel/compare.h"
+#include "libmodel/tokenizer/next_tokens.h"
 
 namespace g2 {
 
@@ -36,11 +37,19 @@ struct DiffReport {
   bool logits_pass = true;
   bool pass = true;
   int first_failing_layer = -1;  // -1: none (or only the logits failed)
+  // Top-5 next tokens after every position, reference (A) and compared (B) side, decoded by
+  // each side's tokenizer (tokenizer_note says why there is no text).
+  std::vector<std::vector<NextToken>> next_ref, next_got;
+  std::string tokenizer_note;
 };
 
 // Fill the report by comparing `got` against `ref` on the layers both hold.
 void build_report(const ActivationRecord& got, const ActivationRecord& ref, const Tolerance& tol,
                   const std::vector<int>& layers, DiffReport* rep);
+
+// The decoded top-5 next tokens of both sides (needs the logits; a tokenizer may be null).
+void add_next_tokens(const ActivationRecord& got, const ActivationRecord& ref, const Tokenizer* got_tok,
+                     const Tokenizer* ref_tok, DiffReport* rep);
 
 std::string render_table(const DiffReport& rep);
 std::string render_json(const DiffReport& rep);

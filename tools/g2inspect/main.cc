@@ -26,7 +26,7 @@ using ojson = nlohmann::ordered_json;
 
 struct Options {
   std::string dir, config;
-  bool json = false, verify = false, digests = false;
+  bool json = false, verify = false, digests = false, quiet = false;
 };
 
 struct Row {
@@ -86,7 +86,7 @@ int input_error(const Options& o, const std::string& msg) {
 }
 
 int run(const Options& o) {
-  const bool tty = isatty(STDERR_FILENO);
+  const bool tty = isatty(STDERR_FILENO) && !o.quiet;  // progress only on a terminal
   // A g2convert --ranks output says in its manifest which ranks it holds: open just those.
   auto opened = describe_checkpoint(o.dir, o.config, /*open_share=*/true);
   if (!opened) return input_error(o, opened.message());
@@ -260,6 +260,7 @@ int main(int argc, char** argv) {
   app.add_flag("--verify", o.verify,
                "read every tensor fully (count NaN/Inf in float tensors) and check g2manifest.json if present; "
                "a g2convert --ranks share is checked as the ranks its manifest lists");
+  app.add_flag("-q,--quiet", o.quiet, "no progress on stderr");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
   return g2::run(o);
 }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "tools/common/cli.h"
 #include "libconvert/model_config.h"
@@ -53,12 +54,15 @@ int main(int argc, char** argv) {
       "needs a grok-1 config), grok2-tp (the Grok-2 release naming, BF16, --tp ranks), hf (model-0000i-of-0000n "
       "safetensors + index, BF16, unsharded).\n"
       "Writes config.json next to the tensors. Writes no tokenizer: copy one in if a tool needs it.\n"
-      "Meant for test-sized configs: it holds the largest tensor in f32 in memory."};
+      "Values are generated on every core (--threads) and do not depend on the thread count; memory stays "
+      "small (one expert's int8 weights for grok1-jax), so a layer of the real geometry (a config with "
+      "num_hidden_layers 1) takes seconds per GB."};
   std::string config, format, out;
   uint64_t seed = 0;
   int tp = 8;
   bool force = false;
   uint64_t max_shard_mb = 5000;
+  int threads = 0;
   app.add_option("--config", config, "model config (configs/*.json)")->required()->check(CLI::ExistingFile);
   app.add_option("--format", format, "grok1-jax | grok2-tp | hf")
       ->required()
@@ -68,6 +72,11 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output directory")->required();
   app.add_option("--max-shard-mb", max_shard_mb, "hf: start a new file before this size (MiB)")->capture_default_str();
   app.add_flag("--force", force, "replace the files of an earlier output in --out");
+  app.add_option("--threads", threads, "threads generating values (0: one per core); the bytes are the same for any count")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "print nothing but errors");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
 
   auto cfg = g2::load_model_config(config);
@@ -83,6 +92,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (int rc = clean_out(out, force)) return rc;
+  if (threads == 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  g2::WorkPool pool(threads - 1);
   g2::Status st;
   if (format == "grok1-jax") {
     if (cfg->family != g2::Family::Grok1) {
@@ -90,20 +101,20 @@ int main(int argc, char** argv) {
                    config.c_str(), std::string(g2::family_name(cfg->family)).c_str());
       return 2;
     }
-    st = g2::synth::write_grok1(*cfg, seed, out);
+    st = g2::synth::write_grok1(*cfg, seed, out, pool);
   } else {
     if (cfg->family != g2::Family::Grok2) {
       std::fprintf(stderr, "g2synth: --format %s writes Grok-2 tensors; %s describes %s\n", format.c_str(),
                    config.c_str(), std::string(g2::family_name(cfg->family)).c_str());
       return 2;
     }
-    st = format == "grok2-tp" ? g2::synth::write_grok2_tp(*cfg, seed, tp, out)
-                              : g2::synth::write_hf(*cfg, seed, max_shard_mb << 20, out);
+    st = format == "grok2-tp" ? g2::synth::write_grok2_tp(*cfg, seed, tp, out, pool)
+                              : g2::synth::write_hf(*cfg, seed, max_shard_mb << 20, out, pool);
   }
   if (!st.ok()) {
     std::fprintf(stderr, "g2synth: %s\n", st.message().c_str());
     return 2;
   }
-  std::printf("g2synth: wrote %s (%s, seed %llu)\n", out.c_str(), format.c_str(), (unsigned long long)seed);
+  if (!quiet) std::printf("g2synth: wrote %s (%s, seed %llu)\n", out.c_str(), format.c_str(), (unsigned long long)seed);
   return 0;
 }

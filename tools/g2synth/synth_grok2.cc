@@ -4,7 +4,7 @@
 // shard_range), any --tp. hf: `model-{i:05d}-of-{n:05d}.safetensors` + index, unsharded,
 // tensors in layout order, a new shard file whenever the next tensor would pass --max-shard-mb.
 // Values are generated row by row from their logical coordinates, so a rank's slice holds
-// exactly the elements the unsharded tensor has there.
+// exactly the elements the unsharded tensor has there (on every core: synth_rows.h).
 #include <array>
 #include <filesystem>
 #include <map>
@@ -15,8 +15,10 @@
 #include "libconvert/format/grok2_tp.h"
 #include "libconvert/format/index.h"
 #include "libconvert/format/safetensors_writer.h"
+#include "libconvert/float_runs.h"
 #include "libconvert/plan.h"
 #include "tools/g2synth/synth.h"
+#include "tools/g2synth/synth_rows.h"
 #include "tools/g2synth/synth_values.h"
 
 namespace g2::synth {
@@ -31,19 +33,26 @@ struct Matrix {
 };
 Matrix as_matrix(const Shape& s) { return s.size() == 1 ? Matrix{1, s[0]} : Matrix{s[0], s[1]}; }
 
-// Stream the part [r0, r1) x [c0, c1) of tensor `spec` (logical coordinates) as bf16.
+// Stream the part [r0, r1) x [c0, c1) of tensor `spec` (logical coordinates) as bf16, rows
+// generated on every core of the pool.
 Status write_part(SafetensorsWriter& w, const std::string& name, const TensorSpec& spec, uint64_t seed, int64_t r0,
-                  int64_t r1, int64_t c0, int64_t c1) {
+                  int64_t r1, int64_t c0, int64_t c1, WorkPool& pool, Scratch& scratch) {
   const Matrix m = as_matrix(spec.shape);
   const Distribution d = distribution(spec, Family::Grok2);
-  std::vector<float> f(size_t(c1 - c0));       // [cols of the part]
-  std::vector<uint16_t> b(size_t(c1 - c0));    // bf16 bits
-  for (int64_t r = r0; r < r1; ++r) {
-    fill(seed, spec.name, d, uint64_t(r * m.cols + c0), uint64_t(c1 - c0), f.data());
-    for (size_t k = 0; k < f.size(); ++k) b[k] = bf16::from_float(f[k]).bits;
-    G2_TRY(w.write(name, b.data(), b.size() * 2));
-  }
-  return Status::Ok();
+  const uint64_t key = value_key(seed, spec.name);
+  const int64_t cols = c1 - c0;
+  return write_rows(
+      pool, r1 - r0, uint64_t(cols) * 2,
+      [&](int64_t a, int64_t b, uint8_t* out, int participant) {
+        std::vector<float>& f = scratch.at(participant);
+        f.resize(size_t(cols));
+        auto* o = reinterpret_cast<uint16_t*>(out);
+        for (int64_t r = r0 + a; r < r0 + b; ++r, o += cols) {
+          fill_keyed(key, d, uint64_t(r * m.cols + c0), uint64_t(cols), f.data());
+          encode_bf16_run(f.data(), size_t(cols), o, nullptr);
+        }
+      },
+      [&](std::span<const uint8_t> bytes) { return w.write(name, bytes); });
 }
 
 // The part of `spec` rank `rank` holds, as matrix bounds.
@@ -58,7 +67,7 @@ Expected<std::array<int64_t, 4>> part_of(const TensorSpec& spec, const ModelConf
 }
 
 Status write_file(const std::string& path, const std::vector<std::pair<const TensorSpec*, int>>& parts,
-                  const ModelConfig& c, int tp, uint64_t seed) {
+                  const ModelConfig& c, int tp, uint64_t seed, WorkPool& pool, Scratch& scratch) {
   std::vector<SafetensorsDecl> decls;
   std::vector<std::array<int64_t, 4>> bounds;
   for (const auto& [spec, rank] : parts) {
@@ -77,14 +86,15 @@ Status write_file(const std::string& path, const std::vector<std::pair<const Ten
   if (!w) return w.error();
   for (size_t i = 0; i < parts.size(); ++i) {
     const auto& b = bounds[i];
-    G2_TRY(write_part(*w, parts[i].first->name, *parts[i].first, seed, b[0], b[1], b[2], b[3]));
+    G2_TRY(write_part(*w, parts[i].first->name, *parts[i].first, seed, b[0], b[1], b[2], b[3], pool, scratch));
   }
   return w->finish();
 }
 
 }  // namespace
 
-Status write_grok2_tp(const ModelConfig& c, uint64_t seed, int tp, const std::string& out) {
+Status write_grok2_tp(const ModelConfig& c, uint64_t seed, int tp, const std::string& out, WorkPool& pool) {
+  Scratch scratch(pool);
   const std::vector<TensorSpec> layout = grok2_layout(c);
   G2_TRY(check_tp(layout, c, tp));
   std::error_code ec;
@@ -101,7 +111,7 @@ Status write_grok2_tp(const ModelConfig& c, uint64_t seed, int tp, const std::st
   }
   for (const auto& [key, parts] : files) {
     const std::string name = key.second < 0 ? tp_common_file_name(key.first) : tp_rank_file_name(key.first, key.second);
-    G2_TRY(write_file((fs::path(out) / name).string(), parts, c, tp, seed));
+    G2_TRY(write_file((fs::path(out) / name).string(), parts, c, tp, seed, pool, scratch));
   }
   nlohmann::json j = nlohmann::json::parse(model_config_to_json(c));
   j["load_presharded_moe"] = tp > 1;  // SGLang's default when TP > 1; said explicitly
@@ -109,7 +119,8 @@ Status write_grok2_tp(const ModelConfig& c, uint64_t seed, int tp, const std::st
   return write_file_atomic((fs::path(out) / "config.json").string(), j.dump(2) + "\n");
 }
 
-Status write_hf(const ModelConfig& c, uint64_t seed, uint64_t max_shard_bytes, const std::string& out) {
+Status write_hf(const ModelConfig& c, uint64_t seed, uint64_t max_shard_bytes, const std::string& out, WorkPool& pool) {
+  Scratch scratch(pool);
   const std::vector<TensorSpec> layout = grok2_layout(c);
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -132,7 +143,7 @@ Status write_hf(const ModelConfig& c, uint64_t seed, uint64_t max_shard_bytes, c
   const int n = int(shards.size());
   for (int i = 0; i < n; ++i) {
     const std::string name = hf_shard_name(i + 1, n);
-    G2_TRY(write_file((fs::path(out) / name).string(), shards[size_t(i)], c, 1, seed));
+    G2_TRY(write_file((fs::path(out) / name).string(), shards[size_t(i)], c, 1, seed, pool, scratch));
     for (const auto& [spec, rank] : shards[size_t(i)]) index.weight_map[spec->name] = name;
   }
   G2_TRY(write_safetensors_index((fs::path(out) / kSafetensorsIndexName).string(), index));

@@ -37,16 +37,19 @@ Distribution distribution(const TensorSpec& s, Family family) {
   }
 }
 
-void fill(uint64_t seed, const std::string& name, Distribution d, uint64_t begin, uint64_t n, float* out) {
-  const uint64_t key = XXH3_64bits_withSeed(name.data(), name.size(), seed);
+uint64_t value_key(uint64_t seed, const std::string& name) { return XXH3_64bits_withSeed(name.data(), name.size(), seed); }
+
+float reference_value(uint64_t key, Distribution d, uint64_t index) {
   constexpr double kTwoPi = 6.283185307179586;
-  for (uint64_t i = 0; i < n; ++i) {
-    const uint64_t x = splitmix64(key ^ splitmix64(begin + i));
-    const double u1 = (double(x >> 40) + 0.5) / 16777216.0;  // (0, 1): 24 bits
-    const double u2 = double(x & 0xffffffu) / 16777216.0;     // [0, 1)
-    const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);  // Box-Muller
-    out[i] = float(d.mean + d.std * z);
-  }
+  const uint64_t x = splitmix64(key ^ splitmix64(index));
+  const double u1 = (double(x >> 40) + 0.5) / 16777216.0;  // (0, 1): 24 bits
+  const double u2 = double(x & 0xffffffu) / 16777216.0;     // [0, 1)
+  const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(kTwoPi * u2);  // Box-Muller
+  return float(d.mean + d.std * z);
+}
+
+void fill_keyed(uint64_t key, Distribution d, uint64_t begin, uint64_t n, float* out) {
+  fill_checked(key, d, begin, n, out, kFillTolerance);
 }
 
 }  // namespace g2::synth

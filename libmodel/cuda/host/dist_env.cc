@@ -112,6 +112,11 @@ Expected<DistEnv> parse_dist_env(const EnvLookup& get) {
     env.local_rank = *lr;
     break;
   }
+  if (get("G2_DIST_TIMEOUT_S")) {
+    auto t = env_int(get, "G2_DIST_TIMEOUT_S", 1, 24 * 3600);
+    if (!t) return t.error();
+    env.timeout_ms = *t * 1000;
+  }
   if (const char* f = get("G2_NCCL_ID_FILE"); f && *f) env.id_file = f;
   if (const char* a = get("MASTER_ADDR"); a && *a) env.master_addr = a;
   // torchrun's own TCPStore already listens on MASTER_PORT on rank 0's host, so the id

@@ -29,6 +29,10 @@ struct DistEnv {
   // TCP rendezvous port: G2_NCCL_PORT, else MASTER_PORT + 1 (torchrun's store holds MASTER_PORT).
   int master_port = 0;
   std::string id_file;      // G2_NCCL_ID_FILE: rendezvous through a shared file instead
+  // G2_DIST_TIMEOUT_S (default 300): the longest this rank waits for the others anywhere (the
+  // rendezvous, NCCL's setup, every all-reduce and the wait for its result); then it aborts
+  // the communicator and fails instead of hanging behind a rank that died.
+  int timeout_ms = 300000;
 };
 
 // Environment lookup (std::getenv in production, a map in tests); returns null when unset.

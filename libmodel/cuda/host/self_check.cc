@@ -6,22 +6,19 @@
 namespace g2 {
 namespace {
 
-// The model cut after layer 0: same weights, a config with one layer, so run_forward goes
-// layer 0 -> final norm -> logits.
-class FirstLayerWeights final : public WeightSource {
+// The model cut after layer 0: same weights (stored views included: without them the
+// forward would fall back to matrix() and the self-check would never run
+// Backend::matmul_stored, the path the real run multiplies by), a config with one layer, so
+// run_forward goes layer 0 -> final norm -> logits.
+class FirstLayerWeights final : public DelegatingWeights {
  public:
-  explicit FirstLayerWeights(WeightSource& inner) : inner_(inner), c_(inner.config()) { c_.num_hidden_layers = 1; }
-  const ModelConfig& config() const override { return c_; }
-  Family family() const override { return inner_.family(); }
-  Expected<Matrix> matrix(Role role, int layer, int expert, bool exact_int8) override {
-    return inner_.matrix(role, layer, expert, exact_int8);
+  explicit FirstLayerWeights(WeightSource& inner) : DelegatingWeights(inner), c_(inner.config()) {
+    c_.num_hidden_layers = 1;
   }
-  Expected<Matrix> embedding_rows(std::span<const int32_t> tokens) override { return inner_.embedding_rows(tokens); }
-  Expected<Matrix> output_rows(int64_t begin, int64_t end) override { return inner_.output_rows(begin, end); }
+  const ModelConfig& config() const override { return c_; }
   std::string describe() const override { return inner_.describe() + " (layer 0 only)"; }
 
  private:
-  WeightSource& inner_;
   ModelConfig c_;
 };
 
@@ -55,25 +52,51 @@ std::string SelfCheckReport::summary() const {
   return s;
 }
 
-Expected<SelfCheckReport> backend_self_check(WeightSource& w, Backend& reference, Backend& tested,
-                                             std::span<const int32_t> tokens, const SelfCheckOptions& opt) {
-  if (tokens.empty()) return invalid("self-check: no tokens");
-  FirstLayerWeights one(w);
+Error self_check_refusal(const SelfCheckReport& rep, std::string_view where) {
+  return invalid(rep.tested_backend + " self-check failed on " + std::string(where) + ": layer 0 / logits disagree with the " +
+                 rep.reference_backend + " backend beyond tolerance; refusing to continue\n" + rep.summary());
+}
+
+namespace {
+
+// The forward options of the self-check: one layer (plus the logits), no progress callback.
+ForwardOptions check_options(const SelfCheckOptions& opt) {
   ForwardOptions fo = opt.forward;
   fo.num_layers = opt.logits ? -1 : 1;
   fo.on_layer = nullptr;
-  auto ref = run_forward(one, reference, tokens, fo);
-  if (!ref) return ref.error();
-  auto got = run_forward(one, tested, tokens, fo);
+  return fo;
+}
+
+}  // namespace
+
+Expected<ActivationRecord> self_check_reference(WeightSource& w, Backend& reference, std::span<const int32_t> tokens,
+                                                const SelfCheckOptions& opt) {
+  if (tokens.empty()) return invalid("self-check: no tokens");
+  FirstLayerWeights one(w);
+  // The reference computes every rank itself (rank by rank, in-order sums): it has no TP
+  // group, whatever only_rank the tested backend runs with.
+  ForwardOptions fo = check_options(opt);
+  fo.only_rank = -1;
+  return run_forward(one, reference, tokens, fo);
+}
+
+Expected<SelfCheckReport> self_check_tested(WeightSource& w, const ActivationRecord& ref,
+                                            std::string_view reference_name, Backend& tested,
+                                            std::span<const int32_t> tokens, const SelfCheckOptions& opt) {
+  if (tokens.empty()) return invalid("self-check: no tokens");
+  FirstLayerWeights one(w);
+  // Exactly as the real run will go, only_rank included (its all-reduces then go through the
+  // tested backend's group: under --dist this half is collective).
+  auto got = run_forward(one, tested, tokens, check_options(opt));
   if (!got) return got.error();
 
   SelfCheckReport rep;
-  rep.reference_backend = std::string(reference.name());
+  rep.reference_backend = std::string(reference_name);
   rep.tested_backend = std::string(tested.name());
   const LayerActivations* a = got->layer(0);
-  const LayerActivations* b = ref->layer(0);
+  const LayerActivations* b = ref.layer(0);
   if (!a || !b) return Error{ErrorKind::Internal, "self-check: the forward produced no layer 0 record"};
-  const Tolerance tol = opt.tolerance ? *opt.tolerance : self_check_tolerance(fo.precision);
+  const Tolerance tol = opt.tolerance ? *opt.tolerance : self_check_tolerance(opt.forward.precision);
   auto add = [&](std::string name, std::span<const float> g, std::span<const float> r) {
     CompareResult c = compare(g, r, tol);
     rep.pass = rep.pass && c.pass;
@@ -82,14 +105,21 @@ Expected<SelfCheckReport> backend_self_check(WeightSource& w, Backend& reference
   add("layers.0.attn_residual", a->attn_residual, b->attn_residual);
   add("layers.0.router_logits", a->router_logits, b->router_logits);
   add("layers.0.residual", a->residual, b->residual);
-  rep.router_agreement = router_agreement(a->experts, b->experts, ref->n_tokens(), ref->top_k);
+  rep.router_agreement = router_agreement(a->experts, b->experts, ref.n_tokens(), ref.top_k);
   if (tol.min_router_agreement >= 0 && rep.router_agreement < tol.min_router_agreement) rep.pass = false;
   if (opt.logits) {
-    add("logits", got->logits, ref->logits);
-    rep.top1_agreement = logits_topk_agreement(got->logits, ref->logits, ref->n_tokens(), ref->vocab, 1);
+    add("logits", got->logits, ref.logits);
+    rep.top1_agreement = logits_topk_agreement(got->logits, ref.logits, ref.n_tokens(), ref.vocab, 1);
     if (tol.min_top1_agreement >= 0 && rep.top1_agreement < tol.min_top1_agreement) rep.pass = false;
   }
   return rep;
+}
+
+Expected<SelfCheckReport> backend_self_check(WeightSource& w, Backend& reference, Backend& tested,
+                                             std::span<const int32_t> tokens, const SelfCheckOptions& opt) {
+  auto ref = self_check_reference(w, reference, tokens, opt);
+  if (!ref) return ref.error();
+  return self_check_tested(w, *ref, reference.name(), tested, tokens, opt);
 }
 
 }  // namespace g2

@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libconvert/status.h"
@@ -28,7 +29,10 @@ namespace g2 {
 Tolerance self_check_tolerance(Precision p);
 
 struct SelfCheckOptions {
-  ForwardOptions forward;   // precision, tp, reference_shards, logits_chunk (num_layers is ignored)
+  // The run's own options: precision, tp, only_rank, fused_weights (stored-weight GEMMs),
+  // reference_shards, logits_chunk; num_layers and on_layer are ignored. The reference backend
+  // runs them with only_rank = -1 (all ranks in order); the tested one exactly as given.
+  ForwardOptions forward;
   bool logits = true;       // also compare the one-layer model's logits
   std::optional<Tolerance> tolerance;  // default: self_check_tolerance(forward.precision)
 };
@@ -48,9 +52,24 @@ struct SelfCheckReport {
   std::string summary() const;
 };
 
-// Runs both backends; errors only for bad input (weights, tokens). A disagreement is a
-// report with pass == false, not an error: the caller chooses the exit code.
+// The error a failed report becomes: the backend is not trusted, with the per-tensor table.
+// `where` names the device ("NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB").
+Error self_check_refusal(const SelfCheckReport& rep, std::string_view where);
+
+// Runs both backends; errors only for bad input (weights, tokens) or a failing device. A
+// disagreement is a report with pass == false, not an error: the caller chooses the exit code.
 Expected<SelfCheckReport> backend_self_check(WeightSource& w, Backend& reference, Backend& tested,
                                              std::span<const int32_t> tokens, const SelfCheckOptions& opt = {});
+
+// backend_self_check's two halves, for a caller that must act between them: under --dist the
+// reference half is local to each rank and the tested half is collective, so the ranks agree
+// on the reference's success before any of them enters the tested forward's all-reduces.
+// self_check_reference: the model cut after layer 0 on `reference`, all ranks in order.
+Expected<ActivationRecord> self_check_reference(WeightSource& w, Backend& reference, std::span<const int32_t> tokens,
+                                                const SelfCheckOptions& opt = {});
+// self_check_tested: the same on `tested` with opt.forward as given, compared with `ref`.
+Expected<SelfCheckReport> self_check_tested(WeightSource& w, const ActivationRecord& ref,
+                                            std::string_view reference_name, Backend& tested,
+                                            std::span<const int32_t> tokens, const SelfCheckOptions& opt = {});
 
 }  // namespace g2
