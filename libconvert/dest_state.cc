@@ -119,8 +119,9 @@ Expected<MergeResult> merge_parts_locked(const std::string& dst, const std::stri
     std::error_code ec;
     const auto size = fs::file_size(fs::path(dst) / path, ec);
     if (ec || size != f->bytes)
-      return invalid(dst + "/" + path + ": " + (ec ? std::string("missing") : std::to_string(size) + " bytes") + ", but " +
-                     by->name + " records " + std::to_string(f->bytes) + " bytes; rerun " + by->m.part->part.text());
+      return invalid(dst + "/" + path + ": " + (ec ? std::string("missing") : std::to_string(size) + " bytes") +
+                     ", but " + by->name + " records " + std::to_string(f->bytes) + " bytes; rerun " +
+                     by->m.part->part.text());
     out.files.push_back(*f);
   }
   G2_TRY(write_manifest(dst + "/" + kManifestName, out));

@@ -38,7 +38,8 @@ const std::vector<std::string>& tokenizer_file_names() {
 namespace {
 
 // Copy `from` to a sealed temporary of `to` (committed by the caller with the text files).
-Status copy_file_hashed(const std::string& from, const std::string& to, ManifestFile& mf, std::vector<AtomicFile>& out_files) {
+Status copy_file_hashed(const std::string& from, const std::string& to, ManifestFile& mf,
+                        std::vector<AtomicFile>& out_files) {
   const int fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io_error(from + ": cannot open: " + std::strerror(errno));
   auto out = AtomicFile::create(to);
@@ -73,7 +74,8 @@ Status copy_file_hashed(const std::string& from, const std::string& to, Manifest
   return Status::Ok();
 }
 
-Expected<ManifestFile> write_text_hashed(const std::string& dir, const TextFile& t, std::vector<AtomicFile>& out_files) {
+Expected<ManifestFile> write_text_hashed(const std::string& dir, const TextFile& t,
+                                         std::vector<AtomicFile>& out_files) {
   auto f = AtomicFile::create(dir + "/" + t.path);
   if (!f) return f.error();
   G2_TRY(f->write(t.content));
@@ -152,7 +154,8 @@ Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes, ChunkScra
       auto h = hash_file(path);
       if (h && *h == it->second.xxh3_128) {
         for (const auto& t : f.tensors)
-          if (t.recipe.encode == Encode::Fp8Weight || t.recipe.encode == Encode::Fp8Scale) s.scales.done(t.recipe.logical);
+          if (t.recipe.encode == Encode::Fp8Weight || t.recipe.encode == Encode::Fp8Scale)
+            s.scales.done(t.recipe.logical);
         skip_it(it->second);
         return Status::Ok();
       }
@@ -249,8 +252,10 @@ Status prepare_destination(Shared& s) {
                                  [&](const PlannedFile& f) { return s.resumable.count(f.path) > 0; });
   if (foreign && !s.opt.force) {
     const bool partial = foreign->kind == StateFile::Kind::Journal || foreign->kind == StateFile::Kind::PartJournal;
-    return invalid(dst + " holds " + (foreign->m.plan == s.plan_fp ? "a conversion of a different source" : "a different conversion") +
-                   " (" + (partial ? "partial" : "finished") + "); rerun its exact command to resume, choose another destination, or " +
+    return invalid(dst + " holds " +
+                   (foreign->m.plan == s.plan_fp ? "a conversion of a different source" : "a different conversion") +
+                   " (" + (partial ? "partial" : "finished") +
+                   "); rerun its exact command to resume, choose another destination, or " +
                    (part ? "empty it (--force does not combine with --part)" : "pass --force to overwrite"));
   } else if (!ours && !foreign && !others.empty() && !s.opt.force) {
     return invalid(dst + " is not empty (" + others.front() + (others.size() > 1 ? ", ..." : "") +
@@ -263,7 +268,8 @@ Status prepare_destination(Shared& s) {
     if (!ours)
       for (const auto& e : fs::directory_iterator(dst)) {
         const std::string name = e.path().filename().string();
-        if ((name.ends_with(".safetensors") || name == "model.safetensors.index.json") && e.is_regular_file()) fs::remove(e.path());
+        if ((name.ends_with(".safetensors") || name == "model.safetensors.index.json") && e.is_regular_file())
+          fs::remove(e.path());
       }
   }
   // Leftovers of a killed run: temporaries never finished. A part removes only its own and
@@ -278,7 +284,8 @@ Status prepare_destination(Shared& s) {
   for (const auto& e : fs::directory_iterator(dst)) {
     const std::string name = e.path().filename().string();
     const auto tmp = name.find(".tmp-");
-    if (tmp != std::string::npos && e.is_regular_file() && (!part || removable.count(name.substr(0, tmp)))) fs::remove(e.path());
+    if (tmp != std::string::npos && e.is_regular_file() && (!part || removable.count(name.substr(0, tmp))))
+      fs::remove(e.path());
   }
   if (part) {
     if (finished) G2_TRY(unmerge(s, *finished));
@@ -328,7 +335,9 @@ Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src
   // they work) and each takes its own part's lock (so no part has two writers).
   DestLock dir_lock, part_lock;
   G2_TRY(dir_lock.try_acquire(dst + "/" + kLockName, part ? DestLock::Mode::Shared : DestLock::Mode::Exclusive, dst));
-  if (part) G2_TRY(part_lock.try_acquire(dst + "/" + part_lock_name(*part), DestLock::Mode::Exclusive, dst + ": " + part->text()));
+  if (part)
+    G2_TRY(
+        part_lock.try_acquire(dst + "/" + part_lock_name(*part), DestLock::Mode::Exclusive, dst + ": " + part->text()));
 
   auto src_fp = source_fingerprint(src.root(), src.files());
   if (!src_fp) return src_fp.error();
@@ -351,8 +360,24 @@ Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src
     writes_text = mine.text_files;
   }
   const Plan& plan = share ? *share : full_plan;
-  Shared s{plan, src, dst, opt, full_plan.fingerprint(), *src_fp, part ? part_journal_name(*part) : std::string(kJournalName),
-           destination_files(full_plan, src), std::move(part_files), ScaleCache(plan), {}, {}, {}, {}, {}, {}, {}, {}};
+  Shared s{plan,
+           src,
+           dst,
+           opt,
+           full_plan.fingerprint(),
+           *src_fp,
+           part ? part_journal_name(*part) : std::string(kJournalName),
+           destination_files(full_plan, src),
+           std::move(part_files),
+           ScaleCache(plan),
+           {},
+           {},
+           {},
+           {},
+           {},
+           {},
+           {},
+           {}};
   {
     DestLock state_lock;
     G2_TRY(state_lock.acquire_wait(dst + "/" + kStateLockName));
@@ -381,13 +406,14 @@ Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src
   const uint64_t per_thread = opt.mem_limit / uint64_t(std::max(1, opt.threads));
   // Three quarters of each thread's share go to chunk buffers: the rest covers the writer's
   // 4 MiB buffer, allocator slack and source pages between reading and dropping them.
-  const uint64_t chunk_bytes = std::max<uint64_t>(per_thread / 4 * 3 > (8u << 20) ? per_thread / 4 * 3 - (8u << 20) : per_thread / 4, 64u << 10);
+  const uint64_t chunk_bytes =
+      std::max<uint64_t>(per_thread / 4 * 3 > (8u << 20) ? per_thread / 4 * 3 - (8u << 20) : per_thread / 4, 64u << 10);
   // Files waiting for their batch: enough for the workers to keep writing while files are
   // synced, few enough to bound open descriptors and unsynced bytes.
   GroupCommitter::Policy policy;
   policy.max_pending = size_t(std::max(16, 4 * threads));
-  GroupCommitter committer(GroupCommitter::file_ops([&s](const std::vector<ManifestFile>& done) { return record_done(s, done); }),
-                           policy);
+  GroupCommitter committer(
+      GroupCommitter::file_ops([&s](const std::vector<ManifestFile>& done) { return record_done(s, done); }), policy);
   s.committer = &committer;
   // opt.threads - 1 helpers: a worker alone on a large file (the last files, or the one
   // computing FP8 scales that the others wait for) still gets every core for its chunks.
@@ -425,7 +451,8 @@ Expected<ExecReport> execute_plan(const Plan& full_plan, const TensorSource& src
   std::map<std::string, size_t> order;
   for (size_t i = 0; i < plan.files.size(); ++i) order[plan.files[i].path] = i;
   std::erase_if(m.files, [&](const ManifestFile& f) { return !order.count(f.path); });  // text files come next
-  std::sort(m.files.begin(), m.files.end(), [&](const ManifestFile& a, const ManifestFile& b) { return order[a.path] < order[b.path]; });
+  std::sort(m.files.begin(), m.files.end(),
+            [&](const ManifestFile& a, const ManifestFile& b) { return order[a.path] < order[b.path]; });
   std::vector<AtomicFile> small;  // committed together, before the manifest
   if (writes_text) {
     for (const auto& t : plan.text_files) {

@@ -78,8 +78,9 @@ ScaleCache::ScaleCache(const Plan& plan) {
       }
 }
 
-Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& src, const Recipe& r, uint64_t chunk_bytes,
-                                                           ChunkScratch& scratch, WorkPool& pool) {
+Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& src, const Recipe& r,
+                                                           uint64_t chunk_bytes, ChunkScratch& scratch,
+                                                           WorkPool& pool) {
   std::shared_ptr<Entry> e;
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -107,12 +108,13 @@ Expected<std::shared_ptr<const Fp8Scales>> ScaleCache::get(const TensorSource& s
     const int64_t stage = stage_rows(r.cols, r.transpose, step);
     for (int64_t r0 = 0; r0 < r.rows; r0 += step) {
       const int64_t r1 = std::min(r.rows, r0 + step);
-      Status st = run_parts(pool, scratch, int(ceil_div(r1 - r0, stage)), [&](int p, int who, StageScratch& ss) -> Status {
-        const int64_t s0 = r0 + p * stage, s1 = std::min(r1, s0 + stage);
-        ss.vals.resize(size_t(stage * r.cols));  // the worker's own scratch: never held next to a second copy
-        G2_TRY(rd.read_f32(s0, s1, 0, r.cols, ss.vals.data(), ss.read));
-        return b[size_t(who)].add_rows(s0, s1 - s0, ss.vals.data());
-      });
+      Status st =
+          run_parts(pool, scratch, int(ceil_div(r1 - r0, stage)), [&](int p, int who, StageScratch& ss) -> Status {
+            const int64_t s0 = r0 + p * stage, s1 = std::min(r1, s0 + stage);
+            ss.vals.resize(size_t(stage * r.cols));  // the worker's own scratch: never held next to a second copy
+            G2_TRY(rd.read_f32(s0, s1, 0, r.cols, ss.vals.data(), ss.read));
+            return b[size_t(who)].add_rows(s0, s1 - s0, ss.vals.data());
+          });
       if (!st.ok()) {
         e->error = st.error();
         return;
@@ -180,8 +182,9 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
   const bool bf16_direct = rd.bf16_transposed() && r.encode == Encode::BF16;
   // per logical row: what is read, the f32 values, their round trip, and the encoded output
   // (a row read from a multi-piece source may pass through two full-width buffers)
-  const uint64_t row_cost = bf16_direct ? uint64_t(w) * oes
-                                        : 2 * rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
+  const uint64_t row_cost =
+      bf16_direct ? uint64_t(w) * oes
+                  : 2 * rd.row_read_bytes() + uint64_t(w) * (r.decode == Decode::Raw ? 0 : 8) + uint64_t(w) * oes;
   const uint64_t budget = bf16_direct ? std::min(job.chunk_bytes, kMaxTransposedChunkBytes)
                           : r.transpose ? job.chunk_bytes : std::min(job.chunk_bytes, kMaxRowChunkBytes);
   const int64_t step = chunk_rows_for(budget, row_cost, re - rb);
@@ -211,10 +214,11 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
     } else if (bf16_direct) {
       // parts: blocks of output columns (= source rows), each read as whole runs
       auto* o = reinterpret_cast<uint16_t*>(out.data());
-      Status st = run_parts(job.pool, job.scratch, int(ceil_div(w, kTransposedPartRows)), [&](int p, int, StageScratch& ss) {
-        const int64_t k0 = cb + p * kTransposedPartRows, k1 = std::min(ce, k0 + kTransposedPartRows);
-        return rd.read_bf16_transposed(r0, r1, k0, k1, o + (k0 - cb), w, ss.read);
-      });
+      Status st =
+          run_parts(job.pool, job.scratch, int(ceil_div(w, kTransposedPartRows)), [&](int p, int, StageScratch& ss) {
+            const int64_t k0 = cb + p * kTransposedPartRows, k1 = std::min(ce, k0 + kTransposedPartRows);
+            return rd.read_bf16_transposed(r0, r1, k0, k1, o + (k0 - cb), w, ss.read);
+          });
       if (!st.ok()) return st;
     } else {
       // parts: stages of rows, each decoded and encoded into its place in `out`
@@ -228,7 +232,9 @@ Status produce_tensor(const TensorJob& job, const std::function<Status(std::span
         float* back = lossy ? ss.back.data() : nullptr;
         G2_TRY(rd.read_f32(s0, s1, cb, ce, vals, ss.read));
         switch (r.encode) {
-          case Encode::BF16: encode_bf16_run(vals, size_t(sn), reinterpret_cast<uint16_t*>(out.data()) + at, back); break;
+          case Encode::BF16:
+            encode_bf16_run(vals, size_t(sn), reinterpret_cast<uint16_t*>(out.data()) + at, back);
+            break;
           case Encode::F32: std::memcpy(out.data() + size_t(at) * 4, vals, size_t(sn) * 4); break;
           case Encode::Fp8Weight:
             fp8_quantize_rect(*fp8, s0, s1 - s0, cb, w, vals, out.data() + at);

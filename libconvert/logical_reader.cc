@@ -52,8 +52,8 @@ inline __attribute__((always_inline)) void transpose8x8_u16(const uint16_t* in, 
 // out[n * ld + k] = in[k * h + n] for k < kn (<= 64) and n < h: 8 x 8 blocks of shuffles, the
 // edges (kn or h not a multiple of 8) element by element. 64 output rows at a time, so the
 // 64 x 64 block being read stays in L1.
-G2_VECTOR_CLONES void transpose_bf16_tile(const uint16_t* __restrict in, int64_t kn, int64_t h, uint16_t* __restrict out,
-                                          int64_t ld) {
+G2_VECTOR_CLONES void transpose_bf16_tile(const uint16_t* __restrict in, int64_t kn, int64_t h,
+                                          uint16_t* __restrict out, int64_t ld) {
   const int64_t k8 = kn / 8 * 8;
   for (int64_t nb = 0; nb < h; nb += 64) {
     const int64_t ne = std::min(h, nb + 64), n8 = nb + (ne - nb) / 8 * 8;
@@ -103,7 +103,9 @@ Status LogicalReader::init() {
     if (!sc) return sc.error();
     const Shape& ss = sc->view.shape;  // [E, G, N] or [G, N]
     groups_ = int(ss[ss.size() - 2]);
-    if (K_ % groups_ != 0) return invalid(r_.src_scale + ": " + std::to_string(groups_) + " scale groups do not divide " + std::to_string(K_));
+    if (K_ % groups_ != 0)
+      return invalid(r_.src_scale + ": " + std::to_string(groups_) + " scale groups do not divide " +
+                     std::to_string(K_));
     const uint64_t per = uint64_t(groups_) * uint64_t(N_);
     const uint16_t* all = sc->view.as<const uint16_t>() + (r_.expert >= 0 ? uint64_t(r_.expert) * per : 0);
     g1_scales_.assign(all, all + per);
@@ -131,8 +133,8 @@ Expected<Fp8Scales> LogicalReader::load_source_fp8_scales(const TensorSource& sr
   // poisons a whole block, so a source carrying one is refused (g2kit never writes one).
   for (size_t i = 0; i < f.s.size(); ++i)
     if (!(std::isfinite(f.s[i]) && f.s[i] > 0.0f))
-      return invalid(where(src, r.src_scale) + ": " + r.src_scale + "[" + std::to_string(i) + "] is " + std::to_string(f.s[i]) +
-                     "; FP8 scales must be finite and > 0");
+      return invalid(where(src, r.src_scale) + ": " + r.src_scale + "[" + std::to_string(i) + "] is " +
+                     std::to_string(f.s[i]) + "; FP8 scales must be finite and > 0");
   return f;
 }
 
@@ -155,8 +157,8 @@ Status LogicalReader::read_raw(int64_t r0, int64_t r1, int64_t c0, int64_t c1, u
     if (base_) {
       for (int64_t r = r0; r < have; ++r)
         std::memcpy(out + uint64_t(r - r0) * w, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, w);
-      drop_pages_behind(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_,
-                        kLookBehind);
+      drop_pages_behind(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_,
+                        uint64_t(have - r0) * uint64_t(src_cols_) * es_, kLookBehind);
     } else if (t_->concat_axis == 1 && t_->shape.size() == 2 && (c0 != 0 || c1 != src_cols_)) {
       // a column slice of side-by-side pieces: copy from the pieces holding those columns
       // only (reading whole rows faulted in every piece's width, 16x the slice at TP16)
@@ -166,9 +168,10 @@ Status LogicalReader::read_raw(int64_t r0, int64_t r1, int64_t c0, int64_t c1, u
         if (lo < hi) {
           const uint8_t* pb = p.view.as<const uint8_t>();
           for (int64_t r = r0; r < have; ++r)
-            std::memcpy(out + uint64_t(r - r0) * w + uint64_t(lo - c0) * es_, pb + (uint64_t(r) * uint64_t(pc) + uint64_t(lo - at)) * es_,
-                        uint64_t(hi - lo) * es_);
-          drop_pages_behind(pb + uint64_t(r0) * uint64_t(pc) * es_, uint64_t(have - r0) * uint64_t(pc) * es_, kLookBehind);
+            std::memcpy(out + uint64_t(r - r0) * w + uint64_t(lo - c0) * es_,
+                        pb + (uint64_t(r) * uint64_t(pc) + uint64_t(lo - at)) * es_, uint64_t(hi - lo) * es_);
+          drop_pages_behind(pb + uint64_t(r0) * uint64_t(pc) * es_, uint64_t(have - r0) * uint64_t(pc) * es_,
+                            kLookBehind);
         }
         at += pc;
       }
@@ -208,9 +211,10 @@ bool LogicalReader::decode_pieces(int64_t r0, int64_t r1, int64_t c0, int64_t c1
     const int64_t prow0 = stacked ? at : 0, pcol0 = stacked ? 0 : at;
     if (lo < hi && clo < chi) {
       for (int64_t r = lo; r < hi; ++r)
-        float_run_to_f32(t_->dtype, pb + (uint64_t(r - prow0) * uint64_t(pc) + uint64_t(clo - pcol0)) * es_, size_t(chi - clo),
-                         out + (r - r0) * w + (clo - c0));
-      drop_pages_behind(pb + uint64_t(lo - prow0) * uint64_t(pc) * es_, uint64_t(hi - lo) * uint64_t(pc) * es_, kLookBehind);
+        float_run_to_f32(t_->dtype, pb + (uint64_t(r - prow0) * uint64_t(pc) + uint64_t(clo - pcol0)) * es_,
+                         size_t(chi - clo), out + (r - r0) * w + (clo - c0));
+      drop_pages_behind(pb + uint64_t(lo - prow0) * uint64_t(pc) * es_, uint64_t(hi - lo) * uint64_t(pc) * es_,
+                        kLookBehind);
     }
     at += stacked ? pr : pc;
   }
@@ -232,8 +236,10 @@ Status LogicalReader::read_f32(int64_t r0, int64_t r1, int64_t c0, int64_t c1, f
     bool done = have == r0;
     if (!done && base_) {
       for (int64_t r = r0; r < have; ++r)
-        float_run_to_f32(t_->dtype, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, size_t(w), out + (r - r0) * w);
-      drop_pages_behind(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_, uint64_t(have - r0) * uint64_t(src_cols_) * es_, kLookBehind);
+        float_run_to_f32(t_->dtype, base_ + (uint64_t(r) * uint64_t(src_cols_) + uint64_t(c0)) * es_, size_t(w),
+                         out + (r - r0) * w);
+      drop_pages_behind(base_ + uint64_t(r0) * uint64_t(src_cols_) * es_,
+                        uint64_t(have - r0) * uint64_t(src_cols_) * es_, kLookBehind);
       done = true;
     }
     if (!done) done = decode_pieces(r0, have, c0, c1, out);
@@ -254,7 +260,8 @@ Status LogicalReader::read_f32(int64_t r0, int64_t r1, int64_t c0, int64_t c1, f
   return Status::Ok();
 }
 
-std::optional<std::vector<std::span<const uint8_t>>> LogicalReader::spans(int64_t r0, int64_t r1, int64_t c0, int64_t c1) const {
+std::optional<std::vector<std::span<const uint8_t>>> LogicalReader::spans(int64_t r0, int64_t r1, int64_t c0,
+                                                                          int64_t c1) const {
   if (r_.transpose || r1 > r_.src_rows) return std::nullopt;
   return contiguous_spans(*t_, r0, r1, c0, c1);
 }
@@ -308,13 +315,15 @@ Status LogicalReader::read_bf16_transposed(int64_t r0, int64_t r1, int64_t k0, i
           const ssize_t n = ::pread(fd_, dst + got, size_t(h) - got, off_t(file_base_ + at + got));
           if (n < 0 && errno == EINTR) continue;
           if (n <= 0)
-            return io_error(t_->pieces[0].file + ": " + r_.src + ": read failed at offset " + std::to_string(file_base_ + at + got) +
+            return io_error(t_->pieces[0].file + ": " + r_.src + ": read failed at offset " +
+                            std::to_string(file_base_ + at + got) +
                             (n < 0 ? std::string(": ") + std::strerror(errno) : std::string(" (truncated?)")));
           got += uint64_t(n);
         }
         w = reinterpret_cast<const int8_t*>(dst);
       }
-      grok1_dequantize_bf16(w, g1_scales_.data() + grok1_scale_group(k, K_, groups_) * N_ + r0, h, s.tile.data() + (k - kb) * h);
+      grok1_dequantize_bf16(w, g1_scales_.data() + grok1_scale_group(k, K_, groups_) * N_ + r0, h,
+                            s.tile.data() + (k - kb) * h);
     }
     transpose_bf16_tile(s.tile.data(), kn, h, out + (kb - k0), ld);
   }

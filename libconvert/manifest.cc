@@ -104,7 +104,9 @@ Expected<Manifest> read_manifest(const std::string& path) {
   return parse_manifest(*text, path);
 }
 
-Status write_manifest(const std::string& path, const Manifest& m) { return write_file_atomic(path, manifest_to_json(m)); }
+Status write_manifest(const std::string& path, const Manifest& m) {
+  return write_file_atomic(path, manifest_to_json(m));
+}
 
 static std::string hex128(XXH128_hash_t h) {
   XXH128_canonical_t c;
@@ -123,7 +125,9 @@ Xxh3Stream::Xxh3Stream() : state_(XXH3_createState()) {
   XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
 }
 Xxh3Stream::~Xxh3Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
-void Xxh3Stream::update(const void* data, size_t n) { XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data, n); }
+void Xxh3Stream::update(const void* data, size_t n) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data, n);
+}
 std::string Xxh3Stream::hex() const { return hex128(XXH3_128bits_digest(static_cast<const XXH3_state_t*>(state_))); }
 
 Expected<std::string> hash_file(const std::string& path, uint64_t* bytes) {
@@ -189,7 +193,8 @@ Expected<ManifestCheck> verify_manifest(const std::string& dir, const std::vecto
     auto h = hash_file(p.string(), &size);
     if (!h) return h.error();
     if (size != f.bytes)
-      out.problems.push_back({f.path, "size " + std::to_string(size) + " != " + std::to_string(f.bytes) + " in the manifest"});
+      out.problems.push_back(
+          {f.path, "size " + std::to_string(size) + " != " + std::to_string(f.bytes) + " in the manifest"});
     else if (*h != f.xxh3_128)
       out.problems.push_back({f.path, "xxh3_128 " + *h + " != " + f.xxh3_128 + " in the manifest"});
   }

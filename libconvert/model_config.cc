@@ -75,7 +75,8 @@ void read_quantization(Reader& r, ModelConfig& c) {
   const json& q = r.j["quantization_config"];
   if (!q.is_object()) return r.fail("field \"quantization_config\" must be an object");
   std::string method = q.value("quant_method", "");
-  if (method != "fp8") return r.fail("quantization_config.quant_method \"" + method + "\" is not supported (expected \"fp8\")");
+  if (method != "fp8")
+    return r.fail("quantization_config.quant_method \"" + method + "\" is not supported (expected \"fp8\")");
   Fp8Spec f{Fp8ScaleMode::Tensor, 0, 0};
   if (q.contains("weight_block_size") && !q["weight_block_size"].is_null()) {
     const json& b = q["weight_block_size"];
@@ -102,7 +103,8 @@ Expected<Family> config_family(Reader& r) {
   std::vector<std::string> archs;
   if (r.has("architectures")) {
     const json& a = r.j["architectures"];
-    if (!a.is_array()) return invalid(r.source + ": field \"architectures\" must be a list of class names, got " + a.dump());
+    if (!a.is_array())
+      return invalid(r.source + ": field \"architectures\" must be a list of class names, got " + a.dump());
     for (const auto& e : a)
       if (e.is_string()) archs.push_back(e.get<std::string>());
   }
@@ -112,7 +114,8 @@ Expected<Family> config_family(Reader& r) {
   if (type == "grok-2") return Family::Grok2;
   if (type == "git" && grok_class) return Family::Grok2;
   if (type == "git")
-    return invalid(r.source + ": model_type \"git\" without \"architectures\": [\"Grok1ForCausalLM\"] is transformers' GIT " +
+    return invalid(r.source +
+                   ": model_type \"git\" without \"architectures\": [\"Grok1ForCausalLM\"] is transformers' GIT " +
                    "image-captioning model, not Grok-2 (the Grok-2 release's config.json carries both)");
   return invalid(r.source + ": model_type \"" + type + "\" is not a Grok config: expected \"git\" with architectures " +
                  "[\"Grok1ForCausalLM\"] (the Grok-2 release), \"grok-2\" (older g2kit outputs) or \"grok-1\" " +
@@ -192,11 +195,15 @@ Expected<ModelConfig> parse_model_config(const std::string& text, const std::str
   if (rope == "default") c.rope_type = RopeType::Default;
   else if (rope == "original") c.rope_type = RopeType::Original;
   else if (rope == "yarn") c.rope_type = RopeType::Yarn;
-  else return invalid(source + ": field \"rope_type\" is \"" + rope + "\"; expected \"default\", \"original\" or \"yarn\"");
+  else
+    return invalid(source + ": field \"rope_type\" is \"" + rope +
+                   "\"; expected \"default\", \"original\" or \"yarn\"");
 
   if (act == "gelu") c.hidden_act = GeluKind::Erf;
   else if (act == "gelu_pytorch_tanh" || act == "gelu_tanh" || act == "gelu_new") c.hidden_act = GeluKind::Tanh;
-  else return invalid(source + ": field \"hidden_act\" is \"" + act + "\"; expected \"gelu\" (erf) or \"gelu_pytorch_tanh\" (tanh)");
+  else
+    return invalid(source + ": field \"hidden_act\" is \"" + act +
+                   "\"; expected \"gelu\" (erf) or \"gelu_pytorch_tanh\" (tanh)");
 
   if (c.head_dim == 0 && c.num_attention_heads > 0) c.head_dim = int(c.hidden_size / c.num_attention_heads);
   if (c.attn_output_multiplier == 0.0 && c.head_dim > 0) c.attn_output_multiplier = 1.0 / std::sqrt(double(c.head_dim));
@@ -225,8 +232,8 @@ Status validate(const ModelConfig& c) {
                std::to_string(c.head_dim) + ") != hidden_size (" + std::to_string(c.hidden_size) + ")");
   if (c.head_dim % 2 != 0) return bad("head_dim must be even for RoPE, got " + std::to_string(c.head_dim));
   if (c.num_attention_heads % c.num_key_value_heads != 0)
-    return bad("num_key_value_heads (" + std::to_string(c.num_key_value_heads) + ") does not divide num_attention_heads (" +
-               std::to_string(c.num_attention_heads) + ")");
+    return bad("num_key_value_heads (" + std::to_string(c.num_key_value_heads) +
+               ") does not divide num_attention_heads (" + std::to_string(c.num_attention_heads) + ")");
   if (c.num_experts_per_tok > c.num_local_experts)
     return bad("num_experts_per_tok (" + std::to_string(c.num_experts_per_tok) + ") > num_local_experts (" +
                std::to_string(c.num_local_experts) + ")");

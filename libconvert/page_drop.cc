@@ -72,7 +72,8 @@ void drop_pages(const void* p, size_t n) {
 void drop_pages_behind(const void* p, size_t n, size_t behind) {
   uintptr_t start = 0;
   if (n == 0 || !file_mappings().file_backed(p, &start)) return;
-  const uintptr_t a = std::max(start, reinterpret_cast<uintptr_t>(p) - std::min<uintptr_t>(behind, reinterpret_cast<uintptr_t>(p)));
+  const uintptr_t a =
+      std::max(start, reinterpret_cast<uintptr_t>(p) - std::min<uintptr_t>(behind, reinterpret_cast<uintptr_t>(p)));
   drop_pages(reinterpret_cast<const void*>(a), size_t(reinterpret_cast<uintptr_t>(p) + n - a));
 }
 

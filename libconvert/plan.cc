@@ -169,7 +169,9 @@ Expected<Plan> make_plan(const SourceDesc& src, const TargetSpec& target) {
     const bool fp8_out = target.dtype == DTypeTarget::FP8 && spec.fp8_candidate && spec.shape.size() == 2;
     DType out_dtype = sd;
     if (sd == DType::F8_E4M3) {
-      if (!src_fp8) return invalid(src.root + ": tensor \"" + r.src + "\" is F8_E4M3 but config.json has no fp8 quantization_config");
+      if (!src_fp8)
+        return invalid(src.root + ": tensor \"" + r.src +
+                       "\" is F8_E4M3 but config.json has no fp8 quantization_config");
       r.src_fp8 = *src_fp8;
       r.src_scale = fp8_scale_name(r.src, src_fp8->mode);
       auto s = find_src(r.src_scale, spec.name);
@@ -212,7 +214,8 @@ Expected<Plan> make_plan(const SourceDesc& src, const TargetSpec& target) {
         r.decode = Decode::Float;
         r.encode = sd == DType::BF16 ? Encode::BF16 : Encode::F32;
         out_dtype = sd == DType::BF16 ? DType::BF16 : DType::F32;
-        if (sd == DType::F16) return unsupported(src.root + ": tensor \"" + r.src + "\" is F16 and needs a transpose; use --dtype bf16");
+        if (sd == DType::F16)
+          return unsupported(src.root + ": tensor \"" + r.src + "\" is F16 and needs a transpose; use --dtype bf16");
       } else {
         r.decode = Decode::Raw;
         r.encode = Encode::Raw;

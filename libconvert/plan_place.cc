@@ -158,7 +158,8 @@ std::string Plan::fingerprint() const {
   for (const auto& f : files) {
     json jf{{"path", f.path}, {"tensors", json::array()}};
     for (const auto& t : f.tensors)
-      jf["tensors"].push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"recipe", recipe_json(t.recipe)}});
+      jf["tensors"].push_back(
+          {{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"recipe", recipe_json(t.recipe)}});
     j["files"].push_back(jf);
   }
   for (const auto& t : text_files) j["text"].push_back({t.path, t.content});
@@ -186,7 +187,8 @@ static std::string recipe_text(const Recipe& r) {
   if (r.transpose) s += " transposed";
   const bool full = r.slice_axis == 0 ? (r.begin == 0 && r.end == r.rows) : (r.begin == 0 && r.end == r.cols);
   if (!full)
-    s += std::string(r.slice_axis == 0 ? " rows " : " cols ") + "[" + std::to_string(r.begin) + ":" + std::to_string(r.end) + "]";
+    s += std::string(r.slice_axis == 0 ? " rows " : " cols ") + "[" + std::to_string(r.begin) + ":" +
+         std::to_string(r.end) + "]";
   if (r.src_rows < r.rows) s += " pad " + std::to_string(r.rows - r.src_rows) + " zero rows";
   if (r.src_rows == r.rows && r.src_shape.size() == 2 && r.expert < 0 && !r.transpose && r.src_shape[0] > r.rows)
     s += " trim to " + std::to_string(r.rows) + " rows";

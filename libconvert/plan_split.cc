@@ -33,7 +33,8 @@ Expected<std::vector<PlanPart>> split_parts(const Plan& plan, int count) {
                    [&](size_t a, size_t b) { return plan.files[a].payload_bytes > plan.files[b].payload_bytes; });
   for (size_t i : order) {
     // min_element returns the first minimum: ties go to the lower part
-    auto p = std::min_element(parts.begin(), parts.end(), [](const PlanPart& a, const PlanPart& b) { return a.bytes < b.bytes; });
+    auto p = std::min_element(parts.begin(), parts.end(),
+                              [](const PlanPart& a, const PlanPart& b) { return a.bytes < b.bytes; });
     p->files.push_back(i);
     p->bytes += plan.files[i].payload_bytes;
   }

@@ -138,8 +138,8 @@ G2_VECTOR_CLONES void fp8_quantize_run(const float* __restrict w, int64_t n, flo
   for (int64_t c = 0; c < n; ++c) q[c] = fp8_quantize(w[c], s);
 }
 
-G2_VECTOR_CLONES void fp8_dequantize_run(const uint8_t* __restrict q, int64_t n, float s, const float* __restrict decoded,
-                                         float* __restrict w) {
+G2_VECTOR_CLONES void fp8_dequantize_run(const uint8_t* __restrict q, int64_t n, float s,
+                                         const float* __restrict decoded, float* __restrict w) {
   for (int64_t c = 0; c < n; ++c) w[c] = decoded[q[c]] * s;
 }
 
@@ -212,11 +212,13 @@ namespace {
 // The per-element loops behind the Grok-1 functions, with restrict pointers: int8_t is a
 // character type, so without them GCC must assume every store may change the weights or
 // scales and does not vectorise.
-G2_VECTOR_CLONES void grok1_run_bf16(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n, uint16_t* __restrict out) {
+G2_VECTOR_CLONES void grok1_run_bf16(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n,
+                                     uint16_t* __restrict out) {
   for (int64_t i = 0; i < n; ++i) out[i] = grok1_dequantize(w[i], bf16{s[i]}).bits;
 }
 
-G2_VECTOR_CLONES void grok1_run_f32(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n, float* __restrict out) {
+G2_VECTOR_CLONES void grok1_run_f32(const int8_t* __restrict w, const uint16_t* __restrict s, int64_t n,
+                                    float* __restrict out) {
   for (int64_t i = 0; i < n; ++i) out[i] = grok1_dequantize(w[i], bf16{s[i]}).to_float();
 }
 
@@ -258,7 +260,8 @@ G2_VECTOR_CLONES void QuantError::add(const float* ref, const float* out, size_t
     dt += a * b;
   }
   double lane[5][4];
-  for (int j = 0; j < 4; ++j) lane[0][j] = mx[j], lane[1][j] = se[j], lane[2][j] = sr[j], lane[3][j] = so[j], lane[4][j] = dt[j];
+  for (int j = 0; j < 4; ++j)
+    lane[0][j] = mx[j], lane[1][j] = se[j], lane[2][j] = sr[j], lane[3][j] = so[j], lane[4][j] = dt[j];
   for (int j = 0; i < n; ++i, ++j) {
     const double a = ref[i], b = out[i], d = b - a;
     lane[0][j] = std::max(lane[0][j], std::fabs(d));
@@ -302,7 +305,8 @@ double QuantError::cosine() const {
   return dot / std::sqrt(sum_sq_ref * sum_sq_out);
 }
 
-G2_VECTOR_CLONES Status check_finite(const float* w, int64_t rows, int64_t cols, int64_t row0, const std::string& tensor) {
+G2_VECTOR_CLONES Status check_finite(const float* w, int64_t rows, int64_t cols, int64_t row0,
+                                     const std::string& tensor) {
   // x * 0 is 0 for finite x and NaN for inf/NaN: one branch-free pass (vectorised) decides,
   // the loop below only runs to name the first bad element.
   const int64_t n = rows * cols;

@@ -67,7 +67,8 @@ Expected<bool> PieceReader::read(int64_t r0, int64_t r1, int64_t c0, int64_t c1,
   int64_t at = 0;
   for (const auto& p : t.pieces) {
     if (p.view.shape.size() != t.shape.size() || !p.view.contiguous()) return false;
-    const int64_t pr = vec ? 1 : p.view.shape[0], pc = vec ? (p.view.shape.empty() ? 1 : p.view.shape[0]) : p.view.shape[1];
+    const int64_t pr = vec ? 1 : p.view.shape[0],
+                  pc = vec ? (p.view.shape.empty() ? 1 : p.view.shape[0]) : p.view.shape[1];
     const bool by_rows = !vec && (t.pieces.size() == 1 || t.concat_axis == 0);
     parts.push_back({&p, by_rows ? at : 0, by_rows ? 0 : at, pr, pc});
     at += by_rows ? pr : pc;
@@ -96,7 +97,8 @@ Expected<bool> PieceReader::read(int64_t r0, int64_t r1, int64_t c0, int64_t c1,
       iov.clear();
       for (int64_t r = rlo; r < rhi; ++r) {
         uint8_t* d = dst(r);
-        if (!iov.empty() && static_cast<uint8_t*>(iov.back().iov_base) + iov.back().iov_len == d) iov.back().iov_len += seg;
+        if (!iov.empty() && static_cast<uint8_t*>(iov.back().iov_base) + iov.back().iov_len == d)
+          iov.back().iov_len += seg;
         else iov.push_back({d, seg});
       }
       G2_TRY(preadv_all(*f, iov, first, q.p->file));

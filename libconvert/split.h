@@ -12,7 +12,9 @@ struct RankSubset {
   int first = 0, last = 0, tp = 1;
   bool whole() const { return first == 0 && last == tp - 1; }
   bool holds(int rank) const { return rank >= first && rank <= last; }
-  std::string range() const { return first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last); }
+  std::string range() const {
+    return first == last ? std::to_string(first) : std::to_string(first) + "-" + std::to_string(last);
+  }
   std::string text() const { return (first == last ? "rank " : "ranks ") + range() + " of " + std::to_string(tp); }
   bool operator==(const RankSubset&) const = default;
 };

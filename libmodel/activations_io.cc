@@ -129,7 +129,8 @@ Expected<ActivationRecord> record_from(const SafetensorsHeader& h, const uint8_t
     r.layers.push_back(std::move(la));
   }
   if (h.find("logits")) G2_TRY(get("logits", DType::F32, 0, r.logits, &r.vocab));
-  if (r.layers.empty() && r.logits.empty()) return invalid(path + ": no activation tensors (layers.0.residual, logits)");
+  if (r.layers.empty() && r.logits.empty())
+    return invalid(path + ": no activation tensors (layers.0.residual, logits)");
   return r;
 }
 

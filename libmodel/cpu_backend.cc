@@ -93,8 +93,8 @@ class CpuBackend final : public Backend {
         const float temp = attn_temperature(pos, p.temperature_len);
         for (int h = 0; h < p.n_heads; ++h) {
           const int kh = h / group;
-          attention_query(q + size_t(t) * qs + size_t(h) * d, k + size_t(kh) * d, kvs, v + size_t(kh) * d, kvs, t + 1, d,
-                          p.scale, p.softcap, temp, p.round_scores_bf16, p.round_probs_bf16, scores.data(),
+          attention_query(q + size_t(t) * qs + size_t(h) * d, k + size_t(kh) * d, kvs, v + size_t(kh) * d, kvs, t + 1,
+                          d, p.scale, p.softcap, temp, p.round_scores_bf16, p.round_probs_bf16, scores.data(),
                           out + size_t(t) * qs + size_t(h) * d);
         }
       }

@@ -38,7 +38,8 @@ Status convert_to_f32(DType dt, const void* src, size_t n, float* dst) {
   return unsupported("cannot use a " + std::string(dtype_name(dt)) + " tensor as a model weight");
 }
 
-void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t K, int64_t N, int G, bool round, float* out) {
+void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t K, int64_t N, int G, bool round,
+                          float* out) {
   if (round) {
     // The reference rule (libconvert/quant.h): bf16(int8 * scale), then widened to f32.
     std::vector<uint16_t> b(size_t(K * N));

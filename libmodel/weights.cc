@@ -88,7 +88,8 @@ Expected<Fp8Scales> CheckpointWeights::fp8_scales(const SourceTensor& st, int64_
   if (sc) {
     const auto b = fp8_block_spec(config());
     if (!b)
-      return invalid(src_->root() + ": \"" + sc->name + "\" needs quantization_config.weight_block_size in config.json");
+      return invalid(src_->root() + ": \"" + sc->name +
+                     "\" needs quantization_config.weight_block_size in config.json");
     fs = *b;
   } else {
     sc = src_->find(fp8_scale_name(st.name, Fp8ScaleMode::Tensor));
@@ -115,7 +116,8 @@ Expected<Matrix> CheckpointWeights::matrix(Role role, int layer, int expert, boo
   const TensorSpec* spec = spec_for(layout_, role, layer, expert);
   if (!spec) return not_found(src_->root() + ": the layout has no tensor for " + who(role, layer, expert));
   const SourceTensor* st = src_->find(spec->name);
-  if (!st) return not_found(src_->root() + ": missing tensor \"" + spec->name + "\" (" + who(role, layer, expert) + ")");
+  if (!st)
+    return not_found(src_->root() + ": missing tensor \"" + spec->name + "\" (" + who(role, layer, expert) + ")");
   const bool stacked = spec->expert < 0 && expert >= 0;
   Shape inner = st->shape;
   int64_t r0 = 0, r1 = st->shape.empty() ? 1 : st->shape[0];
@@ -276,7 +278,8 @@ Expected<Matrix> MemoryWeights::output_rows(int64_t begin, int64_t end) {
   if (it == w_.end()) it = w_.find({Role::Embedding, -1, -1});
   if (it == w_.end()) return not_found("in-memory weights: no output projection");
   const Matrix& e = it->second;
-  return Matrix{std::vector<float>(e.data.begin() + begin * e.cols, e.data.begin() + end * e.cols), end - begin, e.cols};
+  return Matrix{std::vector<float>(e.data.begin() + begin * e.cols, e.data.begin() + end * e.cols), end - begin,
+                e.cols};
 }
 
 }  // namespace g2

@@ -28,7 +28,9 @@ namespace g2 {
 struct Matrix {
   std::vector<float> data;
   int64_t rows = 0, cols = 0;
-  static Matrix zeros(int64_t rows, int64_t cols) { return Matrix{std::vector<float>(size_t(rows * cols), 0.0f), rows, cols}; }
+  static Matrix zeros(int64_t rows, int64_t cols) {
+    return Matrix{std::vector<float>(size_t(rows * cols), 0.0f), rows, cols};
+  }
   float& at(int64_t r, int64_t c) { return data[size_t(r * cols + c)]; }
   float at(int64_t r, int64_t c) const { return data[size_t(r * cols + c)]; }
 };

@@ -31,7 +31,8 @@ int main() {
   version("runtime", runtime);
   int n = 0;
   if (cudaError_t e = cudaGetDeviceCount(&n); e != cudaSuccess) {
-    std::fprintf(stderr, "gpu-probe: cudaGetDeviceCount: %s (%s); the driver supports CUDA %d.%d%s, this nvcc's runtime is "
+    std::fprintf(stderr,
+                 "gpu-probe: cudaGetDeviceCount: %s (%s); the driver supports CUDA %d.%d%s, this nvcc's runtime is "
                  "CUDA %d.%d%s\n",
                  cudaGetErrorString(e), cudaGetErrorName(e), driver / 1000, driver % 1000 / 10,
                  driver == 0 ? " (no driver loaded)" : "", runtime / 1000, runtime % 1000 / 10,
@@ -39,8 +40,8 @@ int main() {
     return 2;
   }
   if (driver < runtime)  // minor-version compatibility may still run it: say so, go on
-    std::fprintf(stderr, "gpu-probe: note: the driver supports CUDA %d.%d, older than the runtime %d.%d\n", driver / 1000,
-                 driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
+    std::fprintf(stderr, "gpu-probe: note: the driver supports CUDA %d.%d, older than the runtime %d.%d\n",
+                 driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
   std::printf("devices=%d\n", n);
   if (n == 0) {
     std::fprintf(stderr, "gpu-probe: cudaGetDeviceCount found no device\n");

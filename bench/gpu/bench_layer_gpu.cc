@@ -105,7 +105,8 @@ double rel_rms(const std::vector<float>& got, const std::vector<float>& ref) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: bench_layer_gpu [--reps N] [--device D] [--keep-mapped] CHECKPOINT_DIR [TOKEN_COUNTS...]\n");
+  std::fprintf(stderr,
+               "usage: bench_layer_gpu [--reps N] [--device D] [--keep-mapped] CHECKPOINT_DIR [TOKEN_COUNTS...]\n");
   return 2;
 }
 

@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
     const double t = best_seconds(T, s.n, s.k), f = 2.0 * T * s.n * double(s.k);
     flops += f;
     secs += t;
-    std::printf("%s{\"what\": \"%s\", \"n\": %d, \"k\": %d, \"seconds\": %.4f, \"gflop_per_s\": %.1f}", i ? ", " : "", s.what,
-                s.n, s.k, t, f / t / 1e9);
+    std::printf("%s{\"what\": \"%s\", \"n\": %d, \"k\": %d, \"seconds\": %.4f, \"gflop_per_s\": %.1f}", i ? ", " : "",
+                s.what, s.n, s.k, t, f / t / 1e9);
   }
   std::printf("], \"gflop_per_s\": %.1f, \"threads\": %d}\n", flops / secs / 1e9, openblas_get_num_threads());
   return 0;

@@ -143,7 +143,8 @@ Status AtomicFile::write(std::span<const uint8_t> bytes) {
 
 Status AtomicFile::seal() {
   if (sealed_ && fd_ >= 0) return Status::Ok();
-  if (fd_ < 0) return io_error(final_ + ": commit after the file was " + (failed_ ? "abandoned on an error" : "closed"));
+  if (fd_ < 0)
+    return io_error(final_ + ": commit after the file was " + (failed_ ? "abandoned on an error" : "closed"));
   G2_TRY(flush());
   // Preallocation may have reserved more than was written.
   if (ftruncate(fd_, off_t(written_)) != 0) return fail("cannot truncate", errno);

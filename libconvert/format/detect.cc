@@ -19,7 +19,8 @@ Expected<std::unique_ptr<TensorSource>> open_checkpoint(const std::string& dir, 
   if (!fs::exists(dir, ec)) return not_found(dir + ": no such directory");
   if (!fs::is_directory(dir, ec)) return invalid(dir + ": not a directory (give the checkpoint's directory)");
   if (fs::is_directory(fs::path(dir) / "ckpt-0", ec)) {
-    if (ranks) return invalid(dir + ": expected " + ranks->text() + " of a Grok-2 TP set, but this is a Grok-1 JAX folder");
+    if (ranks)
+      return invalid(dir + ": expected " + ranks->text() + " of a Grok-2 TP set, but this is a Grok-1 JAX folder");
     return open_grok1_jax(dir, config_path);
   }
 
@@ -38,7 +39,8 @@ Expected<std::unique_ptr<TensorSource>> open_checkpoint(const std::string& dir, 
     if (!s) return s.error();
     return std::unique_ptr<TensorSource>(std::move(*s));
   }
-  if (ranks) return invalid(dir + ": expected " + ranks->text() + " of a Grok-2 TP set, but there are no -TP-common files here");
+  if (ranks)
+    return invalid(dir + ": expected " + ranks->text() + " of a Grok-2 TP set, but there are no -TP-common files here");
   if (fs::exists(fs::path(dir) / kSafetensorsIndexName) || fs::exists(fs::path(dir) / "model.safetensors"))
     return open_safetensors_set(dir, config_path);
   if (!any_entry) return not_found(dir + ": empty directory, no checkpoint here");

@@ -84,7 +84,8 @@ Expected<Digest128> tensor_digest(const TensorSource& src, const SourceTensor& t
 }
 
 Digest128 model_digest(std::vector<NamedDigest> ts) {
-  std::sort(ts.begin(), ts.end(), [](const NamedDigest& a, const NamedDigest& b) { return a.tensor->name < b.tensor->name; });
+  std::sort(ts.begin(), ts.end(),
+            [](const NamedDigest& a, const NamedDigest& b) { return a.tensor->name < b.tensor->name; });
   State st = new_state();
   auto add = [&](const std::string& s) { XXH3_128bits_update(st.get(), s.data(), s.size() + 1); };  // with the NUL
   for (const auto& t : ts) {

@@ -87,9 +87,10 @@ Status Grok1JaxSource::add_file(int index, const std::vector<const TensorSpec*>&
   const TensorSpec& first = *specs[0];
   const bool want_q = specs.size() == 2;
   if (p->quantized != want_q) {
-    return invalid(path + ": holds " + (p->quantized ? "a QuantizedWeight8bit" : "a plain array " + describe(p->array)) +
-                   ", expected " + (want_q ? "a QuantizedWeight8bit" : "a plain array") + " for " + first.name +
-                   " (file index " + std::to_string(index) + " in Grok-1's sorted-layer order)");
+    return invalid(path + ": holds " +
+                   (p->quantized ? "a QuantizedWeight8bit" : "a plain array " + describe(p->array)) + ", expected " +
+                   (want_q ? "a QuantizedWeight8bit" : "a plain array") + " for " + first.name + " (file index " +
+                   std::to_string(index) + " in Grok-1's sorted-layer order)");
   }
   const PickledArray* arrays[2] = {&p->array, &p->scales};
   for (size_t k = 0; k < specs.size(); ++k) {

@@ -27,7 +27,9 @@ bool same_bytes(const Loc& a, const Loc& b) {
   return same;
 }
 
-TensorPiece piece(const Loc& l) { return TensorPiece{l.file->view(*l.entry), l.file->path(), l.file->file_offset(*l.entry)}; }
+TensorPiece piece(const Loc& l) {
+  return TensorPiece{l.file->view(*l.entry), l.file->path(), l.file->file_offset(*l.entry)};
+}
 
 std::string range_str(const ShardRange& r) {
   return "[" + std::to_string(r.begin) + ", " + std::to_string(r.end) + ") of axis " + std::to_string(r.axis);
@@ -235,11 +237,11 @@ Status Grok2TpSource::open_impl(const std::string& dir, const std::string& confi
       for (int r : held) {
         const Loc& l = locs[size_t(r)];
         if (l.entry->shape != t.shape)
-          return invalid(l.file->path() + ": replicated tensor \"" + name + "\" has shape " + shape_str(l.entry->shape) +
-                         ", expected " + shape_str(t.shape));
+          return invalid(l.file->path() + ": replicated tensor \"" + name + "\" has shape " +
+                         shape_str(l.entry->shape) + ", expected " + shape_str(t.shape));
         if (!same_bytes(l, l0))
-          return invalid(l.file->path() + ": replicated tensor \"" + name + "\" differs from rank " + std::to_string(r0) +
-                         "'s copy in " + l0.file->path());
+          return invalid(l.file->path() + ": replicated tensor \"" + name + "\" differs from rank " +
+                         std::to_string(r0) + "'s copy in " + l0.file->path());
       }
       t.pieces.push_back(piece(l0));
     } else {

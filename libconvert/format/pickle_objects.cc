@@ -35,7 +35,8 @@ Status Vm::reduce() {
   if (!fn_r) return fn_r.error();
   const Value& fn = vals_[*fn_r];
   const Value& args = vals_[*args_r];
-  if (fn.kind != Kind::Global) return fail(std::string("REDUCE on a ") + kind_name(fn.kind) + ", expected an allowed global");
+  if (fn.kind != Kind::Global)
+    return fail(std::string("REDUCE on a ") + kind_name(fn.kind) + ", expected an allowed global");
   if (args.kind != Kind::Tuple) return fail("REDUCE arguments are not a tuple");
   const auto& a = args.items;
   auto is = [&](size_t k, Kind kind) { return k < a.size() && vals_[a[k]].kind == kind; };
@@ -138,7 +139,8 @@ Status Vm::newobj() {
 Expected<PickledArray> Vm::array_of(uint32_t ref, const char* field) {
   const Value& v = vals_[ref];
   if (v.kind != Kind::Array || !v.built)
-    return fail(std::string("QuantizedWeight8bit.") + field + " is a " + kind_name(v.kind) + ", expected a numpy array");
+    return fail(std::string("QuantizedWeight8bit.") + field + " is a " + kind_name(v.kind) +
+                ", expected a numpy array");
   return v.array;
 }
 
@@ -243,7 +245,8 @@ Status Vm::set_items(uint32_t dict, const std::vector<uint32_t>& kv) {
 
 Expected<PickledTensor> Vm::finish() {
   if (!marks_.empty()) return fail("STOP inside a MARK");
-  if (stack_.size() != 1) return fail("STOP with " + std::to_string(stack_.size()) + " values on the stack, expected 1");
+  if (stack_.size() != 1)
+    return fail("STOP with " + std::to_string(stack_.size()) + " values on the stack, expected 1");
   const Value& top = vals_[stack_.back()];
   PickledTensor out;
   out.protocol = protocol_;

@@ -60,7 +60,8 @@ Expected<PickledTensor> Vm::run() {
       case 0x80:  // PROTO
         G2_TRY(need(1));
         protocol_ = int(read_le(1));
-        if (protocol_ < 2 || protocol_ > 5) return fail("pickle protocol " + std::to_string(protocol_) + " is not supported (2-5)");
+        if (protocol_ < 2 || protocol_ > 5)
+          return fail("pickle protocol " + std::to_string(protocol_) + " is not supported (2-5)");
         break;
       case 0x95: {  // FRAME: a length prefix only; its contents are parsed like any other bytes
         G2_TRY(need(8));
@@ -127,7 +128,8 @@ Expected<PickledTensor> Vm::run() {
         for (auto& p : parts) {
           const size_t start = pos_;
           while (pos_ < in_.size() && in_[pos_] != '\n' && pos_ - start < 256) ++pos_;
-          if (pos_ >= in_.size() || in_[pos_] != '\n') return fail("GLOBAL name is unterminated or longer than 256 bytes");
+          if (pos_ >= in_.size() || in_[pos_] != '\n')
+            return fail("GLOBAL name is unterminated or longer than 256 bytes");
           p = std::string_view(reinterpret_cast<const char*>(in_.data() + start), pos_ - start);
           ++pos_;
         }

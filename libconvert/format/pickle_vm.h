@@ -94,7 +94,8 @@ inline constexpr DescrEntry kDescrs[] = {
 
 class Vm {
  public:
-  Vm(std::span<const uint8_t> in, const std::string& file, const UnpickleLimits& lim) : in_(in), file_(file), lim_(lim) {}
+  Vm(std::span<const uint8_t> in, const std::string& file, const UnpickleLimits& lim)
+      : in_(in), file_(file), lim_(lim) {}
 
   Expected<PickledTensor> run();
 
@@ -142,14 +143,16 @@ class Vm {
   }
   Status memo_put(uint64_t idx) {
     if (stack_.size() <= fence()) return fail("memo store with an empty stack");
-    if (idx >= lim_.max_memo) return fail("memo index " + std::to_string(idx) + " beyond " + std::to_string(lim_.max_memo));
+    if (idx >= lim_.max_memo)
+      return fail("memo index " + std::to_string(idx) + " beyond " + std::to_string(lim_.max_memo));
     if (memo_.size() <= idx) memo_.resize(size_t(idx) + 1, kUnset);
     if (memo_[size_t(idx)] == kUnset) ++memo_count_;
     memo_[size_t(idx)] = stack_.back();
     return Status::Ok();
   }
   Status memo_get(uint64_t idx) {
-    if (idx >= memo_.size() || memo_[size_t(idx)] == kUnset) return fail("memo index " + std::to_string(idx) + " was never stored");
+    if (idx >= memo_.size() || memo_[size_t(idx)] == kUnset)
+      return fail("memo index " + std::to_string(idx) + " was never stored");
     return push(memo_[size_t(idx)]);
   }
   Status text(uint64_t n, Kind kind, bool bytearray = false);

@@ -177,7 +177,8 @@ uint64_t read_le64(const uint8_t* p) {
 Expected<SafetensorsHeader> parse_safetensors_header(std::span<const uint8_t> file, const std::string& path) {
   auto bad = [&](const std::string& msg) { return invalid(path + ": invalid safetensors file: " + msg); };
   if (file.size() < 8)
-    return bad("only " + std::to_string(file.size()) + " bytes; a safetensors file starts with an 8-byte header length");
+    return bad("only " + std::to_string(file.size()) +
+               " bytes; a safetensors file starts with an 8-byte header length");
   SafetensorsHeader h;
   h.header_len = read_le64(file.data());
   if (h.header_len > kSafetensorsMaxHeader)

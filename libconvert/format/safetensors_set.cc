@@ -153,7 +153,8 @@ Status HfSetSource::open(const std::string& dir, const std::string& config_path)
         return invalid(sf.path() + ": tensor \"" + e.name + "\" has shape " + shape_str(e.shape) + ", expected " +
                        shape_str(m->spec.shape) + " from " + config_.source);
       seen[e.name] = tensors_.size();
-      tensors_.push_back(SourceTensor{e.name, e.dtype, e.shape, 0, {TensorPiece{sf.view(e), sf.path(), sf.file_offset(e)}}});
+      tensors_.push_back(
+          SourceTensor{e.name, e.dtype, e.shape, 0, {TensorPiece{sf.view(e), sf.path(), sf.file_offset(e)}}});
       total += e.nbytes();
     }
   }

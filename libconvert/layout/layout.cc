@@ -133,7 +133,8 @@ std::vector<TensorSpec> layout_for(Family f, const ModelConfig& c) {
 }
 
 Expected<ShardRange> shard_range(const TensorSpec& s, const ModelConfig& c, int tp, int rank) {
-  if (tp < 1 || rank < 0 || rank >= tp) return invalid("invalid tp/rank " + std::to_string(tp) + "/" + std::to_string(rank));
+  if (tp < 1 || rank < 0 || rank >= tp)
+    return invalid("invalid tp/rank " + std::to_string(tp) + "/" + std::to_string(rank));
   if (s.split == Split::Replicated || tp == 1) {
     const int64_t n = s.shape.empty() ? 1 : s.shape[0];
     return ShardRange{0, 0, n};

@@ -4,9 +4,9 @@
 //
 // from_host() and matmul_stored() are the weight-streaming path: a weight is copied (or, for a
 // stored view, dequantized by all host cores) into one of two pinned staging buffers and sent
-// to the device on a separate copy stream; the compute stream waits on the copy's event. While the GPU computes layer L (its kernels are queued
-// asynchronously), the host prepares layer L+1's weights and their copies overlap the
-// compute; a staging buffer is only refilled once its previous copy has finished.
+// to the device on a separate copy stream; the compute stream waits on the copy's event. While the GPU computes layer L
+// (its kernels are queued asynchronously), the host prepares layer L+1's weights and their copies overlap the compute;
+// a staging buffer is only refilled once its previous copy has finished.
 //
 // Memory is stream-ordered (cudaMallocAsync / cudaFreeAsync from the device's default pool,
 // which keeps freed memory for reuse): releasing a buffer queues its free behind the work
@@ -363,8 +363,9 @@ Expected<std::unique_ptr<Backend>> make_cuda_backend(int device, const CudaBacke
   if (device < 0 || device >= n)
     return invalid("CUDA device " + std::to_string(device) + " does not exist (this machine has " + std::to_string(n) +
                    ")");
-  return catch_device_errors(
-      [&]() -> Expected<std::unique_ptr<Backend>> { return std::unique_ptr<Backend>(std::make_unique<CudaBackend>(device, opt)); });
+  return catch_device_errors([&]() -> Expected<std::unique_ptr<Backend>> {
+    return std::unique_ptr<Backend>(std::make_unique<CudaBackend>(device, opt));
+  });
 }
 
 void* cuda_backend_stream(Backend& b) {

@@ -73,7 +73,9 @@ class MemSource : public TensorSource {
         s->open_.push_back(std::move(*f));
       }
     for (const auto& f : s->open_)
-      for (const auto& t : f.tensors()) s->tensors_.push_back(SourceTensor{t.name, t.dtype, t.shape, 0, {TensorPiece{f.view(t), f.path(), f.file_offset(t)}}});
+      for (const auto& t : f.tensors())
+        s->tensors_.push_back(
+            SourceTensor{t.name, t.dtype, t.shape, 0, {TensorPiece{f.view(t), f.path(), f.file_offset(t)}}});
     return s;
   }
 };

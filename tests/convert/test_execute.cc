@@ -122,7 +122,8 @@ TEST(Execute, ThreadCountChangesNeitherBytesNorErrorReport) {
   up.tp = 2;
   up.layout = OutLayout::Rank;
   for (uint64_t mem_limit : {uint64_t(512) << 20, uint64_t(1)})
-    for (const auto& [src, family, t] : {std::tuple{g2.get(), Family::Grok2, fp8}, std::tuple{g1.get(), Family::Grok1, up}}) {
+    for (const auto& [src, family, t] :
+         {std::tuple{g2.get(), Family::Grok2, fp8}, std::tuple{g1.get(), Family::Grok1, up}}) {
       std::optional<ExecReport> first;
       std::optional<Manifest> first_m;
       for (int threads : {1, 2, 4}) {
@@ -142,7 +143,8 @@ TEST(Execute, ThreadCountChangesNeitherBytesNorErrorReport) {
           continue;
         }
         ASSERT_EQ(m->files.size(), first_m->files.size());
-        for (size_t i = 0; i < m->files.size(); ++i) EXPECT_EQ(m->files[i].xxh3_128, first_m->files[i].xxh3_128) << m->files[i].path;
+        for (size_t i = 0; i < m->files.size(); ++i)
+          EXPECT_EQ(m->files[i].xxh3_128, first_m->files[i].xxh3_128) << m->files[i].path;
         ASSERT_EQ(r->quant.size(), first->quant.size());
         for (size_t i = 0; i < r->quant.size(); ++i) {
           const QuantError &a = r->quant[i].err, &b = first->quant[i].err;
@@ -201,7 +203,8 @@ TEST(Execute, Fp8RoundTripWithinBoundPerMode) {
       const SourceTensor* sc = fp8->find(fp8_scale_name(spec.name, mode));
       ASSERT_NE(sc, nullptr);
       Fp8Scales scales{{mode, 8, 8}, spec.shape[0], spec.shape[1], {}};
-      scales.s.assign(sc->pieces[0].view.as<const float>(), sc->pieces[0].view.as<const float>() + sc->pieces[0].view.numel());
+      scales.s.assign(sc->pieces[0].view.as<const float>(),
+                      sc->pieces[0].view.as<const float>() + sc->pieces[0].view.numel());
       for (uint64_t i = 0; i < n; ++i) {
         const double w = bf16{pa[i]}.to_float(), d = bf16{pb[i]}.to_float();
         const double s = scales.at(int64_t(i) / spec.shape[1], int64_t(i) % spec.shape[1]);
@@ -287,7 +290,8 @@ TEST(Execute, Grok1UpgradeTilesAndChunksAtOddShapes) {
     auto got = logical_bytes(tmp.path + "/out", *out_cfg, 2);
     const int64_t H = src->config_.hidden_size, M = 200;
     // linear (w1, [E, H, M], scales [E, 1, M]) -> w1 [M, H]; linear_1 (w2, [E, M, H], scales [E, 8, H]) -> w2 [H, M]
-    for (const auto& [jax, hf, K, N, G] : {std::tuple{"linear", "w1", H, M, int64_t(1)}, std::tuple{"linear_1", "w2", M, H, int64_t(8)}}) {
+    for (const auto& [jax, hf, K, N, G] :
+         {std::tuple{"linear", "w1", H, M, int64_t(1)}, std::tuple{"linear_1", "w2", M, H, int64_t(8)}}) {
       const std::string p = std::string("transformer/decoder_layer_0/moe/") + jax;
       const SourceTensor* w = src->find(p + "/w");
       const SourceTensor* s = src->find(p + "/scales");
@@ -302,7 +306,8 @@ TEST(Execute, Grok1UpgradeTilesAndChunksAtOddShapes) {
             const float prod = float(q[k * N + n]) * bf16{sc[(k / (K / G)) * N + n]}.to_float();
             uint16_t o;
             std::memcpy(&o, &out[size_t((n * K + k) * 2)], 2);
-            ASSERT_EQ(o, bf16::from_float(prod).bits) << hf << " e" << e << " n" << n << " k" << k << " mem " << mem_limit;
+            ASSERT_EQ(o, bf16::from_float(prod).bits)
+                << hf << " e" << e << " n" << n << " k" << k << " mem " << mem_limit;
           }
       }
     }
@@ -327,7 +332,11 @@ TEST(Execute, ResumeSkipsVerifiedFilesAndRefusesOthers) {
   EXPECT_EQ(r2->files_written, 0u);
   // a damaged file is rewritten, the others kept
   const std::string victim = dst + "/pytorch_model-00006-TP-001.safetensors";
-  { std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary); f.seekp(-1, std::ios::end); f.put('\x55'); }
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-1, std::ios::end);
+    f.put('\x55');
+  }
   auto r3 = convert(*src, Family::Grok2, t, dst);
   ASSERT_TRUE(r3.ok()) << r3.message();
   EXPECT_EQ(r3->files_written, 1u);
@@ -370,7 +379,8 @@ TEST(Execute, RefusesNonEmptyDestinationAndLiveLock) {
   r = convert(*src, Family::Grok2, t, tmp.path + "/locked");
   ::close(lock_fd);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.message().find("another g2convert (pid " + std::to_string(getpid()) + ","), std::string::npos) << r.message();
+  EXPECT_NE(r.message().find("another g2convert (pid " + std::to_string(getpid()) + ","), std::string::npos)
+      << r.message();
   // a lock whose owner is gone is stale
   std::ofstream(tmp.path + "/locked/.g2convert.lock", std::ios::trunc) << 999999999 << "\n";
   r = convert(*src, Family::Grok2, t, tmp.path + "/locked");

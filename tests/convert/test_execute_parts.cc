@@ -192,8 +192,9 @@ TEST(ExecuteParts, LocksAllowDifferentPartsAndRefuseTheSamePartTwice) {
   // the parts of one conversion all use one N
   auto mixed = fx.run(dst, PartSpec{1, 2});
   ASSERT_FALSE(mixed.ok());
-  EXPECT_NE(mixed.message().find("is being converted in 3 parts (g2convert.part-1-of-3.json): run every part as --part I/3"),
-            std::string::npos)
+  EXPECT_NE(
+      mixed.message().find("is being converted in 3 parts (g2convert.part-1-of-3.json): run every part as --part I/3"),
+      std::string::npos)
       << mixed.message();
   ExecOptions force;
   force.force = true;
@@ -268,7 +269,8 @@ TEST(ExecuteParts, RanksShareHoldsItsFilesAndOpensOnlyAsThatShare) {
   EXPECT_EQ(q_slices, 8u);
   auto wrong = open_checkpoint(node1, "", RankSubset{0, 7, 16});
   ASSERT_FALSE(wrong.ok());
-  EXPECT_NE(wrong.message().find("is rank 8, outside this share (ranks 0-7 of 16)"), std::string::npos) << wrong.message();
+  EXPECT_NE(wrong.message().find("is rank 8, outside this share (ranks 0-7 of 16)"), std::string::npos)
+      << wrong.message();
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ TEST(Grok1Upgrade, RealReadersBitExactAgainstReference) {
   char tmpl[] = "/tmp/g2conv_g1_XXXXXX";
   const std::string tmp = mkdtemp(tmpl);
   const std::string g1 = tmp + "/g1", out = tmp + "/out";
-  const std::string cmd = synth + " --config " + std::string(G2_SOURCE_DIR) + "/configs/grok-1-tiny.json --format grok1-jax --out " + g1 + " > /dev/null";
+  const std::string cmd = synth + " --config " + std::string(G2_SOURCE_DIR) +
+                          "/configs/grok-1-tiny.json --format grok1-jax --out " + g1 + " > /dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto src = open_checkpoint(g1);
   if (!src && src.error().kind == ErrorKind::Unsupported) GTEST_SKIP() << src.message();
@@ -78,10 +79,12 @@ TEST(Grok1Upgrade, RealReadersBitExactAgainstReference) {
     } else if (spec.role == Role::Router) {
       const int64_t H = c.hidden_size, E = c.num_local_experts;
       for (int64_t e = 0; e < E; ++e)
-        for (int64_t h = 0; h < H; ++h) ASSERT_EQ(o->view.as<const float>()[e * H + h], w->view.as<const float>()[h * E + e]);
+        for (int64_t h = 0; h < H; ++h)
+          ASSERT_EQ(o->view.as<const float>()[e * H + h], w->view.as<const float>()[h * E + e]);
     } else if (o->view.dtype == DType::BF16) {  // embedding / lm_head: bf16(f32), as the reference uses it
       const float* f = w->view.as<const float>();
-      for (uint64_t i = 0; i < o->view.numel(); ++i) ASSERT_EQ(o->view.as<const uint16_t>()[i], bf16::from_float(f[i]).bits);
+      for (uint64_t i = 0; i < o->view.numel(); ++i)
+        ASSERT_EQ(o->view.as<const uint16_t>()[i], bf16::from_float(f[i]).bits);
     } else {  // norms: f32 kept
       ASSERT_EQ(std::memcmp(o->view.data, w->view.data, w->view.nbytes()), 0) << spec.name;
     }

@@ -59,7 +59,9 @@ struct Log {
   }
 };
 
-PendingCommit item(int i) { return PendingCommit{AtomicFile(), ManifestFile{"f" + std::to_string(i), uint64_t(i), ""}}; }
+PendingCommit item(int i) {
+  return PendingCommit{AtomicFile(), ManifestFile{"f" + std::to_string(i), uint64_t(i), ""}};
+}
 
 std::vector<std::string> names(int n) {
   std::vector<std::string> v;
@@ -160,7 +162,8 @@ using test_exec::TmpDir;
 
 size_t temporaries(const std::string& dir) {
   size_t n = 0;
-  for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().find(".tmp-") != std::string::npos;
+  for (const auto& e : fs::directory_iterator(dir))
+    n += e.path().filename().string().find(".tmp-") != std::string::npos;
   return n;
 }
 

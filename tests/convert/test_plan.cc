@@ -195,8 +195,10 @@ TEST(Plan, Grok1UpgradeNamesShapesAndConfig) {
   EXPECT_EQ(w1->recipe.decode, Decode::Grok1Int8);
   EXPECT_EQ(w1->dtype, DType::BF16);
   EXPECT_EQ(w1->shape, (Shape{g1.moe_intermediate_size, g1.hidden_size}));
-  EXPECT_EQ(m["model.layers.0.block_sparse_moe.experts.0.w2.weight"].at(0)->recipe.src, "transformer/decoder_layer_0/moe/linear_1/w");
-  EXPECT_EQ(m["model.layers.0.block_sparse_moe.experts.0.w3.weight"].at(0)->recipe.src, "transformer/decoder_layer_0/moe/linear_v/w");
+  EXPECT_EQ(m["model.layers.0.block_sparse_moe.experts.0.w2.weight"].at(0)->recipe.src,
+            "transformer/decoder_layer_0/moe/linear_1/w");
+  EXPECT_EQ(m["model.layers.0.block_sparse_moe.experts.0.w3.weight"].at(0)->recipe.src,
+            "transformer/decoder_layer_0/moe/linear_v/w");
   const auto* o = m["model.layers.0.self_attn.o_proj.weight"].at(0);
   EXPECT_EQ(o->recipe.src, "transformer/decoder_layer_0/multi_head_attention/linear/w");
   EXPECT_EQ(o->shape, (Shape{g1.hidden_size, g1.q_size()}));
@@ -276,7 +278,9 @@ TEST(Plan, Fp8CompanionsAndConfig) {
     const auto sc = m[o + std::string(fp8_scale_suffix(mode))];
     ASSERT_EQ(sc.size(), 8u);
     // o_proj splits on columns: per-channel scales stay whole on every rank
-    const Shape want = mode == Fp8ScaleMode::Tensor ? Shape{} : mode == Fp8ScaleMode::Channel ? Shape{512, 1} : Shape{64, 8};
+    const Shape want = mode == Fp8ScaleMode::Tensor    ? Shape{}
+                       : mode == Fp8ScaleMode::Channel ? Shape{512, 1}
+                                                       : Shape{64, 8};
     EXPECT_EQ(sc[0]->shape, want) << fp8_scale_mode_name(mode);
     EXPECT_EQ(m["model.layers.0.block_sparse_moe.gate.weight"].at(0)->dtype, DType::BF16);
     EXPECT_EQ(m["lm_head.weight"].at(0)->dtype, DType::BF16);
@@ -289,7 +293,9 @@ TEST(Plan, Fp8CompanionsAndConfig) {
     ASSERT_TRUE(back.ok()) << back.message();
     SourceDesc d2;
     d2.config = *back;
-    for (const auto& [name, ts] : m) d2.tensors.push_back({name, ts[0]->dtype, ts[0]->recipe.slice_axis == 0 && ts.size() == 1 ? ts[0]->shape : Shape{}});
+    for (const auto& [name, ts] : m)
+      d2.tensors.push_back(
+          {name, ts[0]->dtype, ts[0]->recipe.slice_axis == 0 && ts.size() == 1 ? ts[0]->shape : Shape{}});
     // shapes of sharded tensors are logical in a source: rebuild them from the layout
     const auto layout2 = grok2_layout(*back);
     for (auto& st : d2.tensors) {
@@ -383,7 +389,8 @@ TEST(Plan, Refusals) {
   SourceDesc shp = d;
   shp.tensors[0].shape = {1024, 500};
   msg = refusal(shp, {});
-  EXPECT_NE(msg.find("model.embed_tokens.weight\" has shape [1024, 500], expected [1024, 512]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.embed_tokens.weight\" has shape [1024, 500], expected [1024, 512]"), std::string::npos)
+      << msg;
   // unsupported source dtype
   SourceDesc dt = d;
   dt.tensors[3].dtype = DType::I32;

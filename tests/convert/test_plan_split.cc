@@ -58,7 +58,8 @@ TEST(PlanSplit, RanksKeepTheCommonFilesAndTheirRankFiles) {
     EXPECT_EQ(node0->files.size() + node1->files.size(), full.files.size() + common);
     // the same tensors (and the same config.json) as the whole plan's files
     for (const auto& f : node1->files) {
-      auto it = std::find_if(full.files.begin(), full.files.end(), [&](const PlannedFile& g) { return g.path == f.path; });
+      auto it =
+          std::find_if(full.files.begin(), full.files.end(), [&](const PlannedFile& g) { return g.path == f.path; });
       ASSERT_NE(it, full.files.end());
       EXPECT_EQ(it->tensors.size(), f.tensors.size());
       EXPECT_EQ(it->payload_bytes, f.payload_bytes);

@@ -39,7 +39,8 @@ double e4m3_bound(float w, float s) {
 void check_mode(Fp8Spec spec, int64_t n, int64_t k, int chunk) {
   const auto w = random_weight(n, k, 7u + uint32_t(spec.mode), 12.0f);
   Fp8ScaleBuilder b(spec, n, k, "t.weight");
-  for (int64_t r = 0; r < n; r += chunk) ASSERT_TRUE(b.add_rows(r, std::min<int64_t>(chunk, n - r), &w[size_t(r * k)]).ok());
+  for (int64_t r = 0; r < n; r += chunk)
+    ASSERT_TRUE(b.add_rows(r, std::min<int64_t>(chunk, n - r), &w[size_t(r * k)]).ok());
   const Fp8Scales sc = b.finish();
   EXPECT_EQ(int64_t(sc.s.size()), int64_t(*checked_numel(fp8_scale_shape(spec, n, k))));
   std::vector<uint8_t> q(w.size());
@@ -53,7 +54,8 @@ void check_mode(Fp8Spec spec, int64_t n, int64_t k, int chunk) {
       const float s = sc.at(r, c);
       const double err = std::fabs(double(w[i]) - double(dq[i]));
       const double bound = e4m3_bound(w[i], s);
-      ASSERT_LE(err, bound) << fp8_scale_mode_name(spec.mode) << " at [" << r << "," << c << "] w=" << w[i] << " s=" << s;
+      ASSERT_LE(err, bound) << fp8_scale_mode_name(spec.mode) << " at [" << r << "," << c << "] w=" << w[i]
+                            << " s=" << s;
       worst_ratio = std::max(worst_ratio, err / bound);
       ASSERT_NE(q[i] & 0x7f, 0x7f) << "NaN code produced";
     }
@@ -170,7 +172,8 @@ TEST(Fp8, ScaleRangeAndIndexAgree) {
           for (int64_t j = axis == 1 ? b : 0; j < (axis == 1 ? e : k); ++j) {
             const int64_t at = fp8_scale_index(spec, k, i, j);
             const int64_t along = r->axis == 0 ? at / cols : at % cols;
-            ASSERT_TRUE(along >= r->begin && along < r->end) << axis << " [" << b << ", " << e << ") (" << i << ", " << j << ")";
+            ASSERT_TRUE(along >= r->begin && along < r->end)
+                << axis << " [" << b << ", " << e << ") (" << i << ", " << j << ")";
           }
       }
   }
@@ -247,7 +250,8 @@ TEST(Grok1Int8, F32RunEqualsRowsDequant) {
   for (int64_t off : {0, 1, 7}) {
     std::vector<float> f(size_t(N - off), -1.0f);
     grok1_dequantize_f32(w.data() + off, s.data() + off, N - off, f.data());
-    for (int64_t i = 0; i < N - off; ++i) ASSERT_EQ(bf16::from_float(f[size_t(i)]).bits, rows[size_t(off + i)]) << off << " " << i;
+    for (int64_t i = 0; i < N - off; ++i)
+      ASSERT_EQ(bf16::from_float(f[size_t(i)]).bits, rows[size_t(off + i)]) << off << " " << i;
     for (int64_t i = 0; i < N - off; ++i) ASSERT_EQ(bf16{rows[size_t(off + i)]}.to_float(), f[size_t(i)]);
   }
 }
@@ -275,7 +279,9 @@ TEST(QuantError, LaneSumsMatchSequentialSums) {
     again.add(ref.data(), out.data(), n);
     EXPECT_EQ(e.count, n);
     EXPECT_EQ(e.max_abs, double(mx));
-    auto near = [](double got, long double want) { return std::fabs(got - double(want)) <= 1e-12 * std::fabs(double(want)); };
+    auto near = [](double got, long double want) {
+      return std::fabs(got - double(want)) <= 1e-12 * std::fabs(double(want));
+    };
     EXPECT_TRUE(near(e.sum_sq_err, se)) << n;
     EXPECT_TRUE(near(e.sum_sq_ref, sr)) << n;
     EXPECT_TRUE(near(e.sum_sq_out, so)) << n;

@@ -119,7 +119,8 @@ SourceTensor pieces_of(std::vector<uint8_t>& mem, int64_t rows, int64_t cols, in
   const int64_t pr = axis == 0 ? rows / parts : rows, pc = axis == 1 ? cols / parts : cols;
   mem.assign(size_t(rows * cols * 2), 0);
   for (int p = 0; p < parts; ++p)
-    t.pieces.push_back(TensorPiece{TensorView{DType::BF16, {pr, pc}, {}, mem.data() + size_t(p * pr * pc * 2)}, "mem", 0});
+    t.pieces.push_back(
+        TensorPiece{TensorView{DType::BF16, {pr, pc}, {}, mem.data() + size_t(p * pr * pc * 2)}, "mem", 0});
   return t;
 }
 

@@ -73,7 +73,8 @@ Outcome run_group(int tp, int bad, Trouble trouble, bool broken_weights = false)
   const std::vector<int32_t> tok{2, 7, 1, 8, 2, 8};
   ThreadGroup group(tp);
   std::vector<std::unique_ptr<RankBackend>> be;
-  for (int r = 0; r < tp; ++r) be.push_back(std::make_unique<RankBackend>(&group, r, r == bad ? trouble : Trouble::None));
+  for (int r = 0; r < tp; ++r)
+    be.push_back(std::make_unique<RankBackend>(&group, r, r == bad ? trouble : Trouble::None));
   Outcome out;
   out.status.resize(size_t(tp));
   std::vector<std::thread> threads;

@@ -71,7 +71,8 @@ TEST(DistEnv, BadValuesNameTheVariable) {
   auto w = parse_dist_env(env_of({{"RANK", "0"}, {"WORLD_SIZE", "two"}}));
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.message().find("WORLD_SIZE=\"two\""), std::string::npos) << w.message();
-  auto port = parse_dist_env(env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}}));
+  auto port =
+      parse_dist_env(env_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}}));
   ASSERT_FALSE(port.ok());
   EXPECT_NE(port.message().find("MASTER_PORT"), std::string::npos);
   auto missing = parse_dist_env(env_of({{"RANK", "1"}, {"WORLD_SIZE", "2"}}));
@@ -118,13 +119,15 @@ TEST(RankShards, UnionOfRanksCoversEverySplitAxisOnce) {
       ASSERT_TRUE(shards.ok()) << shards.message();
       for (const auto& s : *shards) {
         if (s.spec->split != Split::Axis) continue;
-        EXPECT_EQ(s.range.begin, next_begin[s.spec->name]) << s.spec->name << " rank " << r;  // contiguous, in rank order
+        EXPECT_EQ(s.range.begin, next_begin[s.spec->name])
+            << s.spec->name << " rank " << r;  // contiguous, in rank order
         next_begin[s.spec->name] = s.range.end;
         covered[s.spec->name] += s.range.end - s.range.begin;
         EXPECT_EQ(s.shape[size_t(s.range.axis)], s.range.end - s.range.begin);
       }
     }
-    for (const auto& [name, n] : covered) EXPECT_EQ(n, find_spec(layout, name)->shape[size_t(find_spec(layout, name)->split_axis)]) << name;
+    for (const auto& [name, n] : covered)
+      EXPECT_EQ(n, find_spec(layout, name)->shape[size_t(find_spec(layout, name)->split_axis)]) << name;
   }
 }
 

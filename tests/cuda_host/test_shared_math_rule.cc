@@ -46,7 +46,8 @@ bool includes_shared_math(const std::string& code) {
 // A direct call of a math function a formula would need.
 std::string forbidden_math_call(const std::string& code) {
   static const std::regex call(
-      R"(\b(__)?(exp|expf|exp2f|expm1f|tanh|tanhf|erf|erff|pow|powf|log|logf|log2|log2f|sqrt|sqrtf|rsqrtf|cos|cosf|sin|sinf|__cosf|__sinf|rintf|nearbyintf)\s*\()");
+      R"(\b(__)?(exp|expf|exp2f|expm1f|tanh|tanhf|erf|erff|pow|powf|log|logf|log2|log2f|sqrt|sqrtf|rsqrtf|)"
+      R"(cos|cosf|sin|sinf|__cosf|__sinf|rintf|nearbyintf)\s*\()");
   std::smatch m;
   return std::regex_search(code, m, call) ? m.str(0) : std::string();
 }

@@ -56,11 +56,9 @@ std::vector<BadCase> catalogue() {
        "is 8 bytes"},
       {"negative dimension", file_bytes(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8),
        "non-negative"},
-      {"float dimension", file_bytes(R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8),
-       "integers"},
+      {"float dimension", file_bytes(R"({"a":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8), "integers"},
       {"nested shape", file_bytes(R"({"a":{"dtype":"F32","shape":[[2]],"data_offsets":[0,8]}})", 8), "shape"},
-      {"shape overflow",
-       file_bytes(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}})", 8),
+      {"shape overflow", file_bytes(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}})", 8),
        "overflows"},
       {"dimension beyond int64",
        file_bytes(R"({"a":{"dtype":"U8","shape":[18446744073709551615],"data_offsets":[0,8]}})", 8), "too large"},
@@ -71,20 +69,25 @@ std::vector<BadCase> catalogue() {
       {"range past data", file_bytes(R"({"a":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}})", 4),
        "past the data section"},
       {"overlap",
-       file_bytes(R"({"a":{"dtype":"U8","shape":[8],"data_offsets":[0,8]},"b":{"dtype":"U8","shape":[8],"data_offsets":[4,12]}})",
-                  12),
+       file_bytes(
+           R"({"a":{"dtype":"U8","shape":[8],"data_offsets":[0,8]},)"
+           R"("b":{"dtype":"U8","shape":[8],"data_offsets":[4,12]}})",
+           12),
        "overlaps tensor \"a\""},
       {"gap",
-       file_bytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}})",
-                  12),
+       file_bytes(
+           R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
+           R"("b":{"dtype":"U8","shape":[4],"data_offsets":[8,12]}})",
+           12),
        "gap of 4 unused bytes"},
-      {"data not starting at 0", file_bytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[4,8]}})", 8),
-       "gap of 4"},
+      {"data not starting at 0", file_bytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[4,8]}})", 8), "gap of 4"},
       {"trailing data", file_bytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", 7),
        "3 bytes after the last tensor"},
       {"duplicate name",
-       file_bytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"a":{"dtype":"U8","shape":[4],"data_offsets":[4,8]}})",
-                  8),
+       file_bytes(
+           R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
+           R"("a":{"dtype":"U8","shape":[4],"data_offsets":[4,8]}})",
+           8),
        "duplicate tensor name \"a\""},
       {"duplicate field", file_bytes(R"({"a":{"dtype":"U8","dtype":"I8","shape":[4],"data_offsets":[0,4]}})", 4),
        "duplicate field \"dtype\""},
@@ -92,7 +95,8 @@ std::vector<BadCase> catalogue() {
       {"unknown field", file_bytes(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4],"x":1}})", 4),
        "unknown field \"x\""},
       {"empty name", file_bytes(R"({"":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})", 0), "empty tensor name"},
-      {"metadata value not a string", file_bytes(R"({"__metadata__":{"k":1}})", 0), "__metadata__ values must be strings"},
+      {"metadata value not a string", file_bytes(R"({"__metadata__":{"k":1}})", 0),
+       "__metadata__ values must be strings"},
       {"metadata nested object", file_bytes(R"({"__metadata__":{"k":{}}})", 0), "__metadata__ values must be strings"},
       {"metadata not an object", file_bytes(R"({"__metadata__":"x"})", 0), "must be an object"},
       {"duplicate metadata key", file_bytes(R"({"__metadata__":{"k":"a","k":"b"}})", 0), "duplicate key \"k\""},
@@ -129,7 +133,8 @@ TEST(SafetensorsMalformed, ValidEdgeCasesParse) {
   // Space padding, metadata only, scalars and empty tensors, JSON order != data order.
   auto h = parse(file_bytes(
       R"({"__metadata__":{"k":"v"},"z":{"dtype":"F32","shape":[],"data_offsets":[0,4]},)"
-      R"("e":{"dtype":"BF16","shape":[0,3],"data_offsets":[4,4]},"a":{"dtype":"F8_E5M2","shape":[3],"data_offsets":[4,7]}})"
+      R"("e":{"dtype":"BF16","shape":[0,3],"data_offsets":[4,4]},)"
+      R"("a":{"dtype":"F8_E5M2","shape":[3],"data_offsets":[4,7]}})"
       "     ",
       7));
   ASSERT_TRUE(h.ok()) << h.message();

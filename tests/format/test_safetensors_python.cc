@@ -95,7 +95,8 @@ for name, dt, code, shape in [("w.bf16", ml_dtypes.bfloat16, "BF16", [6, 4]),
     arr = np.ascontiguousarray(vals(n).astype(dt))
     keep.append(arr)
     if hasattr(safetensors, "TensorSpec"):  # safetensors >= 0.8 takes raw buffers as specs
-        raw[name] = safetensors.TensorSpec(dtype=np.dtype(dt).name, shape=shape, data_ptr=arr.ctypes.data, data_len=arr.nbytes)
+        raw[name] = safetensors.TensorSpec(dtype=np.dtype(dt).name, shape=shape, data_ptr=arr.ctypes.data,
+                                           data_len=arr.nbytes)
     else:
         raw[name] = {"dtype": code, "shape": shape, "data": arr.tobytes()}
 safetensors.serialize_file(raw, out + "/py_raw.safetensors", metadata={"who": "python"})

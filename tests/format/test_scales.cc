@@ -32,7 +32,8 @@ TEST(Scales, NamesAndShapes) {
   EXPECT_EQ(scale_split(*q, Fp8Spec{Fp8ScaleMode::Block, 100, 100}).shape, (Shape{82, 82}));  // ceil
   EXPECT_EQ(scale_split(*q, Fp8Spec{Fp8ScaleMode::Tensor}).split, Split::Replicated);
   EXPECT_EQ(scale_split(*q, Fp8Spec{Fp8ScaleMode::Channel}).split, Split::Axis);
-  EXPECT_EQ(scale_split(*o, Fp8Spec{Fp8ScaleMode::Channel}).split, Split::Replicated);  // o splits on K: all N on every rank
+  EXPECT_EQ(scale_split(*o, Fp8Spec{Fp8ScaleMode::Channel}).split,
+            Split::Replicated);  // o splits on K: all N on every rank
   EXPECT_EQ(scale_split(*o, Fp8Spec{Fp8ScaleMode::Block}).split_axis, 1);
 }
 

@@ -77,7 +77,8 @@ inline std::vector<TinyTensor> tiny_tensors(const ModelConfig& c, const std::str
 
 inline std::string fp8_config_extra(const std::string& fp8) {
   if (fp8 == "block")
-    return R"(, "quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic", "weight_block_size": [8, 8]})";
+    return R"(, "quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic", )"
+           R"("weight_block_size": [8, 8]})";
   if (fp8 == "channel") return R"(, "quantization_config": {"quant_method": "fp8", "g2_scale_mode": "channel"})";
   if (fp8 == "tensor") return R"(, "quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic"})";
   return "";

@@ -87,7 +87,8 @@ TEST(CudaGemm, Fp8WeightsEveryScaleMode) {
         return mode == Fp8ScaleMode::Tensor ? 0 : mode == Fp8ScaleMode::Channel ? n : (n / bn) * (K / bk) + k / bk;
       };
       for (int n = 0; n < N; ++n)
-        for (int k = 0; k < K; ++k) amax[size_t(group(n, k))] = std::max(amax[size_t(group(n, k))], std::fabs(wf[size_t(n) * K + k]));
+        for (int k = 0; k < K; ++k)
+          amax[size_t(group(n, k))] = std::max(amax[size_t(group(n, k))], std::fabs(wf[size_t(n) * K + k]));
       for (int i = 0; i < nsc; ++i) scales[size_t(i)] = fp8_scale_from_amax(amax[size_t(i)]);
       std::vector<uint8_t> q(wf.size());
       std::vector<float> deq(wf.size());

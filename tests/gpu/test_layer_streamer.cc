@@ -57,7 +57,8 @@ TEST(LayerStreamer, PipelineDeliversEveryLayersRoutedSlices) {
       G2_CUDA_CHECK(cudaStreamSynchronize(compute));
       for (size_t si = 0; si < plans[size_t(l)].slices.size(); ++si) {
         const StreamSlice& s = plans[size_t(l)].slices[si];
-        for (uint64_t i = 0; i < s.bytes; i += 97) ASSERT_EQ(host[s.dst_offset + i], pattern(l, si, i)) << l << " " << si;
+        for (uint64_t i = 0; i < s.bytes; i += 97)
+          ASSERT_EQ(host[s.dst_offset + i], pattern(l, si, i)) << l << " " << si;
       }
     }
     // protocol: a layer that was never prefetched cannot be acquired

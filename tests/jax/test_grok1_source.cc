@@ -64,7 +64,10 @@ std::vector<Expected1> spec_file_order(int layers) {
   for (const auto& l : sorted)
     for (const auto& m : kLayerFiles) {
       const std::string base = "transformer/decoder_layer_" + l + "/" + m.path;
-      files.push_back({base + (m.quantized ? "/w" : m.path == std::string("router") ? "/w" : "/scale"), m.quantized, 0});
+      files.push_back({base + (m.quantized                       ? "/w"
+                               : m.path == std::string("router") ? "/w"
+                                                                 : "/scale"),
+                       m.quantized, 0});
     }
   for (size_t i = 0; i < files.size(); ++i) files[i].marker = float(i % 100) + 1;  // int8-safe, bf16-exact
   return files;

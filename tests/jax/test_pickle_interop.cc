@@ -137,7 +137,8 @@ for m in manifest:
     for a, want in zip(arrays, m["arrays"]):
         raw = open(os.path.join(d, want["raw"]), "rb").read()
         dt = {"F32": np.float32, "BF16": ml_dtypes.bfloat16, "I8": np.int8, "I32": np.int32,
-              "F64": np.float64, "F16": np.float16, "U8": np.uint8, "BOOL": np.bool_, "I64": np.int64, "I16": np.int16}[want["dtype"]]
+              "F64": np.float64, "F16": np.float16, "U8": np.uint8, "BOOL": np.bool_, "I64": np.int64,
+              "I16": np.int16}[want["dtype"]]
         if a.dtype != np.dtype(dt) or list(a.shape) != want["shape"] or a.tobytes() != raw:
             print(m["file"], "value mismatch", a.dtype, a.shape); bad += 1
     if m["compare_bytes"] and pickle.dumps(obj, protocol=4) != data:

@@ -78,7 +78,8 @@ TEST(SynthGrok1, ReadWriteIsBitExactAndValuesLookTrained) {
       EXPECT_TRUE(G == 1 || G == 8);
       int max_abs = 0;
       for (uint64_t e = 0; e < n; ++e) {
-        const int64_t k = int64_t(e / uint64_t(N)) % K, col = int64_t(e % uint64_t(N)), b = int64_t(e / uint64_t(K * N));
+        const int64_t k = int64_t(e / uint64_t(N)) % K, col = int64_t(e % uint64_t(N)),
+                      b = int64_t(e / uint64_t(K * N));
         const float sc = s->view.as<bf16>()[(b * G + k / (K / G)) * N + col].to_float();
         const float w = float(a->view.as<int8_t>()[e]) * sc;
         ASSERT_TRUE(std::isfinite(w));

@@ -80,7 +80,8 @@ TEST(Layout, NonDividingSizeNamesTensor) {
   c.moe_intermediate_size = 44;  // 44 / 8 does not divide
   auto s2 = check_tp(grok2_layout(c), c, 8);
   ASSERT_FALSE(s2.ok());
-  EXPECT_NE(s2.message().find("w1.weight: size 44 on axis 0 does not divide by tp 8"), std::string::npos) << s2.message();
+  EXPECT_NE(s2.message().find("w1.weight: size 44 on axis 0 does not divide by tp 8"), std::string::npos)
+      << s2.message();
 }
 
 TEST(Layout, Grok1FileOrderIsSortedStrings) {

@@ -52,7 +52,9 @@ TEST(ModelConfig, RoundTripsThroughJson) {
 }
 
 json base() {
-  return json::parse(R"({"architectures":["Grok1ForCausalLM"],"model_type":"git","vocab_size":1024,"hidden_size":64,"intermediate_size":128,"moe_intermediate_size":32,
+  return json::parse(
+      R"({"architectures":["Grok1ForCausalLM"],"model_type":"git","vocab_size":1024,"hidden_size":64,
+    "intermediate_size":128,"moe_intermediate_size":32,
     "num_hidden_layers":2,"num_attention_heads":8,"num_key_value_heads":2,"head_dim":8,"num_local_experts":4,
     "num_experts_per_tok":2,"max_position_embeddings":64})");
 }
@@ -71,27 +73,47 @@ TEST(ModelConfig, EveryValidationErrorIsClear) {
       {"fractional", [](json& j) { j["num_local_experts"] = 2.5; }, "\"num_local_experts\" must be an integer"},
       {"zero size", [](json& j) { j["vocab_size"] = 0; }, "\"vocab_size\" must be positive"},
       {"negative", [](json& j) { j["num_key_value_heads"] = -2; }, "\"num_key_value_heads\" must be positive"},
-      {"heads x dim", [](json& j) { j["head_dim"] = 16; }, "num_attention_heads (8) x head_dim (16) != hidden_size (64)"},
+      {"heads x dim", [](json& j) { j["head_dim"] = 16; },
+       "num_attention_heads (8) x head_dim (16) != hidden_size (64)"},
       {"kv divides q", [](json& j) { j["num_key_value_heads"] = 3; }, "does not divide num_attention_heads"},
       {"top-k", [](json& j) { j["num_experts_per_tok"] = 5; }, "num_experts_per_tok (5) > num_local_experts (4)"},
       {"rope type", [](json& j) { j["rope_type"] = "dynamic"; }, "\"rope_type\" is \"dynamic\""},
       {"act", [](json& j) { j["hidden_act"] = "relu"; }, "\"hidden_act\" is \"relu\""},
-      {"residual w/o mlp", [](json& j) { j["residual_moe"] = true; j["intermediate_size"] = 0; }, "residual_moe is true"},
+      {"residual w/o mlp",
+       [](json& j) {
+         j["residual_moe"] = true;
+         j["intermediate_size"] = 0;
+       },
+       "residual_moe is true"},
       {"eps", [](json& j) { j["rms_norm_eps"] = 0; }, "rms_norm_eps"},
       {"theta", [](json& j) { j["rope_theta"] = 0.5; }, "rope_theta"},
       {"bool type", [](json& j) { j["residual_moe"] = "yes"; }, "\"residual_moe\" must be true or false"},
       {"softcap", [](json& j) { j["attn_logit_softcapping"] = -1; }, "softcapping"},
       {"yarn", [](json& j) { j["rope_type"] = "yarn"; }, "yarn"},
-      {"odd head_dim", [](json& j) { j["head_dim"] = 7; j["hidden_size"] = 56; }, "head_dim must be even"},
-      {"quant method", [](json& j) { j["quantization_config"] = {{"quant_method", "awq"}}; }, "quant_method \"awq\""},
-      {"block size", [](json& j) { j["quantization_config"] = {{"quant_method", "fp8"}, {"weight_block_size", {128}}}; },
+      {"odd head_dim",
+       [](json& j) {
+         j["head_dim"] = 7;
+         j["hidden_size"] = 56;
+       },
+       "head_dim must be even"},
+      {"quant method",
+       [](json& j) {
+         j["quantization_config"] = {{"quant_method", "awq"}};
+       },
+       "quant_method \"awq\""},
+      {"block size",
+       [](json& j) {
+         j["quantization_config"] = {{"quant_method", "fp8"}, {"weight_block_size", {128}}};
+       },
        "weight_block_size"},
       {"no model_type", [](json& j) { j.erase("model_type"); }, "model_type \"\" is not a Grok config"},
       {"other model_type", [](json& j) { j["model_type"] = "llama"; }, "model_type \"llama\" is not a Grok config"},
-      {"GIT captioning", [](json& j) { j["architectures"] = {"GitForCausalLM"}; }, "transformers' GIT image-captioning model"},
+      {"GIT captioning", [](json& j) { j["architectures"] = {"GitForCausalLM"}; },
+       "transformers' GIT image-captioning model"},
       {"git, no class", [](json& j) { j.erase("architectures"); }, "without \"architectures\""},
       {"architectures", [](json& j) { j["architectures"] = "Grok1ForCausalLM"; }, "\"architectures\" must be a list"},
-      {"sliding window", [](json& j) { j["sliding_window_size"] = 4096; }, "sliding-window attention is not implemented"},
+      {"sliding window", [](json& j) { j["sliding_window_size"] = 4096; },
+       "sliding-window attention is not implemented"},
       {"beta_fast type", [](json& j) { j["beta_fast"] = "8"; }, "\"beta_fast\" must be a number"},
   };
   ASSERT_TRUE(parse_model_config(base().dump(), "base.json").ok());
@@ -112,7 +134,8 @@ TEST(ModelConfig, EveryValidationErrorIsClear) {
 
 TEST(ModelConfig, Fp8QuantizationConfig) {
   json j = base();
-  j["quantization_config"] = {{"quant_method", "fp8"}, {"activation_scheme", "dynamic"}, {"weight_block_size", {128, 128}}};
+  j["quantization_config"] = {
+      {"quant_method", "fp8"}, {"activation_scheme", "dynamic"}, {"weight_block_size", {128, 128}}};
   auto c = parse_model_config(j.dump(), "q.json");
   ASSERT_TRUE(c.ok()) << c.message();
   ASSERT_TRUE(c->fp8.has_value());

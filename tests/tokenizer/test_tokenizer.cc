@@ -167,7 +167,8 @@ TEST(PreTokenizer, SplitsLikeTheV1Pattern) {
 TEST(TokJson, MalformedFilesNameWhatIsWrong) {
   Scratch s;
   const std::string good =
-      R"({"regular_tokens": [{"bytes": [97], "token": 0}, {"bytes": [98], "token": 1}], "special_tokens": [{"bytes": [60, 124, 101, 111, 115, 124, 62], "token": 2}], "word_split": "V1")";
+      R"({"regular_tokens": [{"bytes": [97], "token": 0}, {"bytes": [98], "token": 1}], )"
+      R"("special_tokens": [{"bytes": [60, 124, 101, 111, 115, 124, 62], "token": 2}], "word_split": "V1")";
   auto ok = load_tok_json(s.write("ok.json", good + "}"));
   ASSERT_TRUE(ok.ok()) << ok.message();
   EXPECT_EQ((*ok)->size(), 3);
@@ -180,9 +181,11 @@ TEST(TokJson, MalformedFilesNameWhatIsWrong) {
       {good + R"(, "word_split": "V2"})", "word_split \"V2\" is unknown"},
       {good + R"(, "vocab_size": 4})", "vocab_size 4 but the file holds 3 tokens"},
       {R"({"regular_tokens": [{"bytes": [300], "token": 0}], "special_tokens": [], "word_split": "V1"})", "byte value"},
-      {R"({"regular_tokens": [{"bytes": [97], "token": 0}, {"bytes": [98], "token": 0}], "special_tokens": [], "word_split": "V1"})",
+      {R"({"regular_tokens": [{"bytes": [97], "token": 0}, {"bytes": [98], "token": 0}], )"
+       R"("special_tokens": [], "word_split": "V1"})",
        "used by two regular tokens"},
-      {R"({"regular_tokens": [{"bytes": [97], "token": 0}], "special_tokens": [{"bytes": [255], "token": 1}], "word_split": "V1"})",
+      {R"({"regular_tokens": [{"bytes": [97], "token": 0}], )"
+       R"("special_tokens": [{"bytes": [255], "token": 1}], "word_split": "V1"})",
        "not valid UTF-8"},
       {good + R"(, "pat_str": "(unclosed"})", "pat_str"},
   };

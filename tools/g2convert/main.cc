@@ -122,8 +122,8 @@ struct ProgressPrinter {
       if (p.files_done == p.files_total) std::fprintf(stderr, "\n");
     } else if (p.files_done != last_files) {
       last_files = p.files_done;
-      std::fprintf(stderr, "g2convert: [%zu/%zu] %s  (%s, %.0f MiB/s)\n", p.files_done, p.files_total, p.last_file.c_str(),
-                   human(p.bytes_done).c_str(), mibs);
+      std::fprintf(stderr, "g2convert: [%zu/%zu] %s  (%s, %.0f MiB/s)\n", p.files_done, p.files_total,
+                   p.last_file.c_str(), human(p.bytes_done).c_str(), mibs);
     }
   }
 };
@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
                                                              the last to finish writes g2manifest.json
   g2convert --merge-manifest out/                            write g2manifest.json from finished parts
 Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 2 bad input.)");
-  std::string src_dir, dst_dir, layout_s, dtype_s = "keep", fp8_scale_s, to_s, config_path, mem_s = "512M", max_file_s = "5G";
+  std::string src_dir, dst_dir, layout_s, dtype_s = "keep", fp8_scale_s, to_s, config_path, mem_s = "512M",
+                                          max_file_s = "5G";
   std::string ranks_s, part_s, merge_dir;
   std::optional<int> tp, fp8_block;
   std::optional<int64_t> vocab;
@@ -155,27 +156,34 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   app.add_option("SRC", src_dir, "source checkpoint directory (Grok-2 TP set, HF safetensors set, Grok-1 JAX dir)");
   app.add_option("DST", dst_dir, "output directory (created; must be empty unless resuming or --force)");
   app.add_option("--tp", tp, "tensor-parallel width: 1, 2, 4, 8 or 16 (default: the source's)");
-  app.add_option("--layout", layout_s, "hf (unsharded set + index; default at --tp 1), rank (every split tensor per rank; default past --tp 1: SGLang refuses it at another TP) or tp (the release style, only experts per rank: serve it at its --tp only)")
+  app.add_option(
+         "--layout", layout_s,
+         "hf (unsharded set + index; default at --tp 1), rank (every split tensor per rank; default past --tp 1: "
+         "SGLang refuses it at another TP) or tp (the release style, only experts per rank: serve it at its --tp only)")
       ->check(CLI::IsMember({"hf", "tp", "rank"}));
   app.add_option("--dtype", dtype_s, "keep, bf16 or fp8 (e4m3; router, norms, embeddings, lm_head stay BF16)")
       ->check(CLI::IsMember({"keep", "bf16", "fp8"}));
   app.add_option("--fp8-scale", fp8_scale_s, "FP8 scales: tensor, channel or block (default block)")
       ->check(CLI::IsMember({"tensor", "channel", "block"}));
   app.add_option("--fp8-block", fp8_block, "FP8 block size N (NxN tiles, default 128)")->check(CLI::PositiveNumber);
-  app.add_option("--vocab", vocab, "pad (zero rows) or trim embedding and lm_head to N rows")->check(CLI::PositiveNumber);
-  app.add_option("--to", to_s, "grok2: upgrade a Grok-1 JAX checkpoint to the Grok-2 layout")->check(CLI::IsMember({"grok2"}));
+  app.add_option("--vocab", vocab, "pad (zero rows) or trim embedding and lm_head to N rows")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--to", to_s, "grok2: upgrade a Grok-1 JAX checkpoint to the Grok-2 layout")
+      ->check(CLI::IsMember({"grok2"}));
   app.add_option("--config", config_path, "config.json for the source (a Grok-1 JAX release has none)");
   app.add_flag("--dry-run", dry_run, "print the plan (files, tensors, bytes) without reading tensor data");
   app.add_flag("--json", as_json, "print a JSON summary on stdout");
   app.add_option("--threads", threads, "worker threads (output files in parallel)")->check(CLI::Range(1, 256));
   app.add_option("--mem-limit", mem_s, "memory budget for tensor buffers, e.g. 512M, 2G (default 512M)");
   app.add_option("--max-file-size", max_file_s, "--layout hf: start a new file past this size (default 5G)");
-  app.add_flag("--force", force, "overwrite a non-empty or different destination; allow trimming the vocab below the tokenizer");
+  app.add_flag("--force", force,
+               "overwrite a non-empty or different destination; allow trimming the vocab below the tokenizer");
   app.add_option("--ranks", ranks_s, "A-B: write only the common files and ranks A..B's files (one node of a TP set)");
   app.add_option("--part", part_s, "I/N: write part I of N (1 <= I <= N) of the output files, next to N-1 other "
                                    "workers sharing DST; the last to finish writes g2manifest.json");
   app.add_option("--merge-manifest", merge_dir, "DIR: write DIR/g2manifest.json from its finished parts (no SRC/DST)");
-  app.add_flag("-q,--quiet", quiet, "nothing on stderr but errors (no progress, summary, quantisation table, notes or part messages)");
+  app.add_flag("-q,--quiet", quiet,
+               "nothing on stderr but errors (no progress, summary, quantisation table, notes or part messages)");
   if (auto rc = g2::parse_args(app, argc, argv)) return *rc;
 
   if (!merge_dir.empty()) {
@@ -184,14 +192,16 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
     if (!r) return fail(r.message());
     if (r->already_merged) {
       if (!quiet)
-        std::fprintf(stderr, "g2convert: %s/g2manifest.json is already there (%zu files); nothing to merge\n", merge_dir.c_str(), r->files);
+        std::fprintf(stderr, "g2convert: %s/g2manifest.json is already there (%zu files); nothing to merge\n",
+                     merge_dir.c_str(), r->files);
     } else if (!r->merged) {
       std::string w;
       for (const auto& p : r->waiting) w += "\n  " + p;
       return fail(merge_dir + ": cannot write g2manifest.json: " + std::to_string(r->waiting.size()) + " of " +
                   std::to_string(r->count) + " parts have not finished:" + w);
     } else if (!quiet) {
-      std::fprintf(stderr, "g2convert: merged %d parts: %s/g2manifest.json lists %zu files\n", r->count, merge_dir.c_str(), r->files);
+      std::fprintf(stderr, "g2convert: merged %d parts: %s/g2manifest.json lists %zu files\n", r->count,
+                   merge_dir.c_str(), r->files);
     }
     if (as_json)
       std::printf("%s\n", json{{"dest", merge_dir}, {"merged", r->merged}, {"already_merged", r->already_merged},
@@ -216,7 +226,8 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   TargetSpec target;
   target.tp = tp;
   target.hf_max_file_bytes = *max_file;
-  if (!layout_s.empty()) target.layout = layout_s == "hf" ? OutLayout::Hf : layout_s == "tp" ? OutLayout::Tp : OutLayout::Rank;
+  if (!layout_s.empty())
+    target.layout = layout_s == "hf" ? OutLayout::Hf : layout_s == "tp" ? OutLayout::Tp : OutLayout::Rank;
   target.dtype = dtype_s == "bf16" ? DTypeTarget::BF16 : dtype_s == "fp8" ? DTypeTarget::FP8 : DTypeTarget::Keep;
   if ((!fp8_scale_s.empty() || fp8_block) && target.dtype != DTypeTarget::FP8)
     return fail("--fp8-scale/--fp8-block only apply with --dtype fp8");
@@ -277,10 +288,11 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   if (!quiet) opt.progress = [&](const ExecProgress& p) { printer(p); };
   if (!quiet)
     std::fprintf(stderr, "g2convert: %s (%s) -> %s: %zu files, %s, tp %d, layout %s, dtype %s%s%s\n", desc.root.c_str(),
-               std::string(format_name(opened->info.format)).c_str(), dst_dir.c_str(), plan->files.size(),
-               human(plan->total_bytes()).c_str(), plan->tp, std::string(out_layout_name(plan->layout)).c_str(),
-               std::string(dtype_target_name(plan->dtype)).c_str(), plan->ranks ? (", " + plan->ranks->text()).c_str() : "",
-               opt.part ? (", " + opt.part->text()).c_str() : "");
+                 std::string(format_name(opened->info.format)).c_str(), dst_dir.c_str(), plan->files.size(),
+                 human(plan->total_bytes()).c_str(), plan->tp, std::string(out_layout_name(plan->layout)).c_str(),
+                 std::string(dtype_target_name(plan->dtype)).c_str(),
+                 plan->ranks ? (", " + plan->ranks->text()).c_str() : "",
+                 opt.part ? (", " + opt.part->text()).c_str() : "");
   auto rep = execute_plan(*plan, src, dst_dir, opt);
   if (!rep) return fail(rep.message(), rep.error().kind == ErrorKind::Internal ? 3 : 2);
 
@@ -311,11 +323,22 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
     }
   }
   if (as_json) {
-    json j{{"source", desc.root}, {"dest", dst_dir}, {"tp", plan->tp}, {"layout", out_layout_name(plan->layout)},
-           {"dtype", dtype_target_name(plan->dtype)}, {"files", plan->files.size() + plan->text_files.size() + rep->copied.size()},
-           {"files_written", rep->files_written}, {"files_skipped", rep->files_skipped}, {"resumed", rep->resumed},
-           {"bytes", plan->total_bytes()}, {"bytes_written", rep->bytes_written}, {"seconds", rep->seconds},
-           {"throughput_mib_s", mibs}, {"copied", rep->copied}, {"notes", plan->notes}, {"quant", json::array()},
+    json j{{"source", desc.root},
+           {"dest", dst_dir},
+           {"tp", plan->tp},
+           {"layout", out_layout_name(plan->layout)},
+           {"dtype", dtype_target_name(plan->dtype)},
+           {"files", plan->files.size() + plan->text_files.size() + rep->copied.size()},
+           {"files_written", rep->files_written},
+           {"files_skipped", rep->files_skipped},
+           {"resumed", rep->resumed},
+           {"bytes", plan->total_bytes()},
+           {"bytes_written", rep->bytes_written},
+           {"seconds", rep->seconds},
+           {"throughput_mib_s", mibs},
+           {"copied", rep->copied},
+           {"notes", plan->notes},
+           {"quant", json::array()},
            {"manifest_written", rep->manifest_written}};
     if (plan->ranks) j["ranks"] = ranks_json(*plan->ranks);
     if (opt.part) j["part"] = {{"index", opt.part->index}, {"count", opt.part->count}, {"waiting", rep->parts_waiting}};

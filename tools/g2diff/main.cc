@@ -113,13 +113,15 @@ int run(int argc, char** argv) {
   app.add_option("A", a_dir, "reference checkpoint directory")->required();
   app.add_option("B", b_dir, "checkpoint to verify against A");
   auto* tok_opt = app.add_option("--tokens", tokens_s, "token ids, comma separated");
-  auto* ids_opt = app.add_option("--prompt-ids", prompt_file, "file of token ids (commas or whitespace)")->excludes(tok_opt);
+  auto* ids_opt =
+      app.add_option("--prompt-ids", prompt_file, "file of token ids (commas or whitespace)")->excludes(tok_opt);
   std::string prompt_text, prompt_text_file;
-  auto* text_opt = app.add_option("--prompt", prompt_text,
-                                  "text to run, tokenized with A's own tokenizer (tokenizer.model or tokenizer.tok.json "
-                                  "in A's folder; B's, when it has one, must agree)")
-                       ->excludes(tok_opt)
-                       ->excludes(ids_opt);
+  auto* text_opt =
+      app.add_option("--prompt", prompt_text,
+                     "text to run, tokenized with A's own tokenizer (tokenizer.model or tokenizer.tok.json "
+                     "in A's folder; B's, when it has one, must agree)")
+          ->excludes(tok_opt)
+          ->excludes(ids_opt);
   app.add_option("--prompt-file", prompt_text_file, "like --prompt, the text read from a file (UTF-8)")
       ->excludes(tok_opt)
       ->excludes(ids_opt)
@@ -299,7 +301,8 @@ int run(int argc, char** argv) {
     requant = std::make_unique<Fp8RequantWeights>(*a->w, *bside->info.fp8);
   }
   const bool a_ranked = tp_exec && b_dir.empty();
-  if (a_ranked && a->info.tp <= 1) return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+  if (a_ranked && a->info.tp <= 1)
+    return fail_input(a_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
   auto ra = run_side(*a, a_ranked || dist ? a->info.tp : 1, "A", requant.get());
   if (!ra) return fail_input(ra.message());
   if (!record_path.empty()) {
@@ -328,7 +331,8 @@ int run(int argc, char** argv) {
     if (cb.hidden_size != ca.hidden_size || cb.num_hidden_layers != ca.num_hidden_layers ||
         cb.vocab_size != ca.vocab_size || cb.num_local_experts != ca.num_local_experts)
       return fail_input("A and B have different geometry (hidden, layers, vocab or experts): not the same model");
-    if (tp_exec && b->info.tp <= 1) return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
+    if (tp_exec && b->info.tp <= 1)
+      return fail_input(b_dir + ": --tp-exec needs a TP set (config.json g2_layout.tp > 1)");
     if (preset.empty()) {
       preset = fp8_exact ? "exact" : auto_preset(a->info, b->info);
       // Rank-by-rank execution sums K-split partials: same math, another f32 summation order

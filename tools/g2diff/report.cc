@@ -233,7 +233,10 @@ std::string render_json(const DiffReport& rep) {
       for (const auto& top : pos) {
         nlohmann::json p = nlohmann::json::array();
         for (const auto& n : top)
-          p.push_back({{"id", n.id}, {"logit", n.logit}, {"prob", n.prob}, {"text", valid_utf8(n.text) ? n.text : printable(n.text)}});
+          p.push_back({{"id", n.id},
+                       {"logit", n.logit},
+                       {"prob", n.prob},
+                       {"text", valid_utf8(n.text) ? n.text : printable(n.text)}});
         a.push_back(p);
       }
       return a;
@@ -244,7 +247,8 @@ std::string render_json(const DiffReport& rep) {
   j["first_failing_layer"] = rep.first_failing_layer;
   j["first_failing_tensor"] = "";
   for (const auto& d : rep.layers)
-    if (d.layer == rep.first_failing_layer) j["first_failing_tensor"] = "layers." + std::to_string(d.layer) + "." + d.worst().tensor;
+    if (d.layer == rep.first_failing_layer)
+      j["first_failing_tensor"] = "layers." + std::to_string(d.layer) + "." + d.worst().tensor;
   j["pass"] = rep.pass;
   return j.dump(2) + "\n";
 }

@@ -213,13 +213,14 @@ int run(const Options& o) {
   for (const auto& [role, n] : per_role) std::printf("  %-16s %s\n", role.c_str(), with_commas(n).c_str());
   if (model_digest_ok) std::printf("model xxh3_128  %s\n", model_digest(named).hex().c_str());
   else if (share && (o.digests || o.verify))
-    std::printf("model xxh3_128  not computed: %s only (split tensors are listed per rank slice)\n", share->text().c_str());
+    std::printf("model xxh3_128  not computed: %s only (split tensors are listed per rank slice)\n",
+                share->text().c_str());
   if (o.verify) {
     if (share)
       std::printf("\nverify: %s: one node's share (g2convert --ranks); the other ranks' files are not here\n",
                   share->text().c_str());
-    std::printf("%sverify: read %zu tensors: %s NaN, %s Inf\n", share ? "" : "\n", rows.size(), with_commas(nan).c_str(),
-                with_commas(inf).c_str());
+    std::printf("%sverify: read %zu tensors: %s NaN, %s Inf\n", share ? "" : "\n", rows.size(),
+                with_commas(nan).c_str(), with_commas(inf).c_str());
     for (const auto& r : rows)
       if (r.nonfinite.any())
         std::printf("  non-finite: %s: %s NaN, %s Inf\n", r.t->name.c_str(), with_commas(r.nonfinite.nan).c_str(),

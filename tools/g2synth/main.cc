@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   app.add_option("--out", out, "output directory")->required();
   app.add_option("--max-shard-mb", max_shard_mb, "hf: start a new file before this size (MiB)")->capture_default_str();
   app.add_flag("--force", force, "replace the files of an earlier output in --out");
-  app.add_option("--threads", threads, "threads generating values (0: one per core); the bytes are the same for any count")
+  app.add_option("--threads", threads,
+                 "threads generating values (0: one per core); the bytes are the same for any count")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
   bool quiet = false;

@@ -44,7 +44,8 @@ Status write_quantized(const std::string& path, const TensorSpec& s, const Tenso
   const int r = int(s.shape.size());
   const int64_t E = r == 3 ? s.shape[0] : 1, K = s.shape[size_t(r - 2)], N = s.shape[size_t(r - 1)];
   const int G = int(sc.shape[size_t(r - 2)]);
-  if (K % G != 0) return invalid(s.name + ": " + std::to_string(G) + " scale groups do not divide " + std::to_string(K));
+  if (K % G != 0)
+    return invalid(s.name + ": " + std::to_string(G) + " scale groups do not divide " + std::to_string(K));
   const Distribution d = distribution(s, Family::Grok1);
   const uint64_t key = value_key(seed, s.name);
   // band width: ~2 MiB of f32 per band, at least 16 columns (runs of 64 bytes)
@@ -66,7 +67,8 @@ Status write_quantized(const std::string& path, const TensorSpec& s, const Tenso
       f.resize(size_t(K * bw));
       qb.resize(size_t(K * bw));
       sb.resize(size_t(G * bw));
-      for (int64_t k = 0; k < K; ++k) fill_keyed(key, d, uint64_t((e * K + k) * N + n0), uint64_t(bw), f.data() + k * bw);
+      for (int64_t k = 0; k < K; ++k)
+        fill_keyed(key, d, uint64_t((e * K + k) * N + n0), uint64_t(bw), f.data() + k * bw);
       grok1_quantize(f.data(), 1, K, bw, G, qb.data(), sb.data());  // the band is a [K, bw] matrix of its own
       for (int64_t k = 0; k < K; ++k) std::copy_n(qb.data() + k * bw, bw, q.data() + k * N + n0);
       for (int g = 0; g < G; ++g) std::copy_n(sb.data() + g * bw, bw, scales.data() + (e * G + g) * N + n0);

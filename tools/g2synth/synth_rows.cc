@@ -9,13 +9,17 @@ Status write_rows(WorkPool& pool, int64_t rows, uint64_t row_bytes,
                   const std::function<void(int64_t, int64_t, uint8_t*, int)>& make,
                   const std::function<Status(std::span<const uint8_t>)>& write) {
   constexpr uint64_t kChunkBytes = uint64_t(8) << 20;
-  const int64_t chunk = std::clamp<int64_t>(int64_t(kChunkBytes / std::max<uint64_t>(row_bytes, 1)), 1, std::max<int64_t>(rows, 1));
+  const int64_t chunk =
+      std::clamp<int64_t>(int64_t(kChunkBytes / std::max<uint64_t>(row_bytes, 1)), 1, std::max<int64_t>(rows, 1));
   // Parts per chunk: several per thread, so an unlucky slow part does not hold the chunk up.
   const int64_t parts = std::min<int64_t>(chunk, 4 * pool.max_participants());
   std::vector<uint8_t> buf[2];
   std::optional<Status> failed;
   int64_t pending = -1;  // start row of the generated chunk not yet written (in buf[(pending / chunk) % 2])
-  auto pending_bytes = [&](int64_t r0) { return std::span<const uint8_t>(buf[size_t(r0 / chunk % 2)].data(), uint64_t(std::min(rows, r0 + chunk) - r0) * row_bytes); };
+  auto pending_bytes = [&](int64_t r0) {
+    return std::span<const uint8_t>(buf[size_t(r0 / chunk % 2)].data(),
+                                    uint64_t(std::min(rows, r0 + chunk) - r0) * row_bytes);
+  };
   for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
     const int64_t r1 = std::min(rows, r0 + chunk), n = r1 - r0;
     std::vector<uint8_t>& out = buf[size_t(r0 / chunk % 2)];

@@ -37,7 +37,9 @@ Distribution distribution(const TensorSpec& s, Family family) {
   }
 }
 
-uint64_t value_key(uint64_t seed, const std::string& name) { return XXH3_64bits_withSeed(name.data(), name.size(), seed); }
+uint64_t value_key(uint64_t seed, const std::string& name) {
+  return XXH3_64bits_withSeed(name.data(), name.size(), seed);
+}
 
 float reference_value(uint64_t key, Distribution d, uint64_t index) {
   constexpr double kTwoPi = 6.283185307179586;

@@ -131,10 +131,11 @@ Expected<DistEnv> parse_dist_env(const EnvLookup& get) {
     env.master_port = *p + 1;
   }
   if (env.world_size > 1 && env.id_file.empty() && (env.master_addr.empty() || env.master_port == 0))
-    return invalid(std::string("multi-process run (") + std::string(launcher_name(env.launcher)) + ", world size " +
-                   std::to_string(env.world_size) +
-                   "): set MASTER_ADDR and MASTER_PORT or G2_NCCL_PORT (TCP rendezvous on rank 0's host) or G2_NCCL_ID_FILE "
-                   "(a path on a filesystem every rank sees)");
+    return invalid(
+        std::string("multi-process run (") + std::string(launcher_name(env.launcher)) + ", world size " +
+        std::to_string(env.world_size) +
+        "): set MASTER_ADDR and MASTER_PORT or G2_NCCL_PORT (TCP rendezvous on rank 0's host) or G2_NCCL_ID_FILE "
+        "(a path on a filesystem every rank sees)");
   return env;
 }
 

@@ -53,8 +53,9 @@ std::string SelfCheckReport::summary() const {
 }
 
 Error self_check_refusal(const SelfCheckReport& rep, std::string_view where) {
-  return invalid(rep.tested_backend + " self-check failed on " + std::string(where) + ": layer 0 / logits disagree with the " +
-                 rep.reference_backend + " backend beyond tolerance; refusing to continue\n" + rep.summary());
+  return invalid(rep.tested_backend + " self-check failed on " + std::string(where) +
+                 ": layer 0 / logits disagree with the " + rep.reference_backend +
+                 " backend beyond tolerance; refusing to continue\n" + rep.summary());
 }
 
 namespace {

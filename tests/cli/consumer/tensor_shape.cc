@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "tensor_shape: %s has no tensor %s\n", argv[1], argv[2]);
     return 2;
   }
-  std::printf("%s %s %s\n", t->name.c_str(), std::string(g2::dtype_name(t->dtype)).c_str(), g2::shape_str(t->shape).c_str());
+  std::printf("%s %s %s\n", t->name.c_str(), std::string(g2::dtype_name(t->dtype)).c_str(),
+              g2::shape_str(t->shape).c_str());
   return 0;
 }
