@@ -26,24 +26,23 @@ using u64x2 = uint64_t __attribute__((vector_size(16)));
 inline __attribute__((always_inline)) void transpose8x8_u16(const uint16_t* in, int64_t is, uint16_t* out, int64_t os) {
   u16x8 r[8];
   for (int i = 0; i < 8; ++i) std::memcpy(&r[i], in + i * is, 16);
-  const u16x8 lo16 = {0, 8, 1, 9, 2, 10, 3, 11}, hi16 = {4, 12, 5, 13, 6, 14, 7, 15};
-  const u32x4 lo32 = {0, 4, 1, 5}, hi32 = {2, 6, 3, 7};
-  const u64x2 lo64 = {0, 2}, hi64 = {1, 3};
+  // __builtin_shufflevector (GCC 12 and clang alike; GCC's __builtin_shuffle is GCC-only and
+  // broke the clang builds of make fuzz): indices < n pick from the first vector, >= n the second.
   u32x4 t[8];
   for (int i = 0; i < 4; ++i) {
-    t[2 * i] = (u32x4)__builtin_shuffle(r[2 * i], r[2 * i + 1], lo16);
-    t[2 * i + 1] = (u32x4)__builtin_shuffle(r[2 * i], r[2 * i + 1], hi16);
+    t[2 * i] = (u32x4)__builtin_shufflevector(r[2 * i], r[2 * i + 1], 0, 8, 1, 9, 2, 10, 3, 11);
+    t[2 * i + 1] = (u32x4)__builtin_shufflevector(r[2 * i], r[2 * i + 1], 4, 12, 5, 13, 6, 14, 7, 15);
   }
   // t[0..7]: rows (0,1) lo, (0,1) hi, (2,3) lo, (2,3) hi, (4,5) lo, ...
   u64x2 u[8];
   for (int h = 0; h < 2; ++h)      // rows 0-3, rows 4-7
     for (int q = 0; q < 2; ++q) {  // columns 0-3, columns 4-7
-      u[4 * h + 2 * q] = (u64x2)__builtin_shuffle(t[4 * h + q], t[4 * h + 2 + q], lo32);
-      u[4 * h + 2 * q + 1] = (u64x2)__builtin_shuffle(t[4 * h + q], t[4 * h + 2 + q], hi32);
+      u[4 * h + 2 * q] = (u64x2)__builtin_shufflevector(t[4 * h + q], t[4 * h + 2 + q], 0, 4, 1, 5);
+      u[4 * h + 2 * q + 1] = (u64x2)__builtin_shufflevector(t[4 * h + q], t[4 * h + 2 + q], 2, 6, 3, 7);
     }
   // u[0..3]: columns (0,1), (2,3), (4,5), (6,7) of rows 0-3; u[4..7] the same of rows 4-7
   for (int c = 0; c < 4; ++c) {
-    const u64x2 a = __builtin_shuffle(u[c], u[4 + c], lo64), b = __builtin_shuffle(u[c], u[4 + c], hi64);
+    const u64x2 a = __builtin_shufflevector(u[c], u[4 + c], 0, 2), b = __builtin_shufflevector(u[c], u[4 + c], 1, 3);
     std::memcpy(out + (2 * c) * os, &a, 16);
     std::memcpy(out + (2 * c + 1) * os, &b, 16);
   }
