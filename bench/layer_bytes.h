@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "libconvert/layout/layout.h"
-#include "libconvert/source.h"
+#include "libconvert/source/source.h"
 
 namespace g2::bench {
 

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "libconvert/format/grok2_tp.h"
-#include "libconvert/manifest.h"
-#include "libconvert/source.h"
+#include "libconvert/format/manifest.h"
+#include "libconvert/source/source.h"
 
 namespace g2 {
 

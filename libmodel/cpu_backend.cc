@@ -85,8 +85,8 @@ class CpuBackend final : public Backend {
     // of its layer here on one core, bench/NOTES.md): part j takes tokens j, j + parts, ... so
     // the causal rows' growing lengths spread evenly. Each (token, head) is computed exactly as
     // before, so the output does not depend on the split.
-    const int parts = std::min(p.n_tokens, 4 * pool_.size());
-    pool_.run(parts, [&](int j) {
+    const int parts = std::min(p.n_tokens, 4 * pool_.max_participants());
+    pool_.run(parts, [&](int j, int /*participant*/) {
       std::vector<float> scores(size_t(p.n_tokens));
       for (int t = j; t < p.n_tokens; t += parts) {
         const int pos = p.pos0 + t;
@@ -142,7 +142,7 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  CpuPool pool_;  // matmul_stored's threads
+  WorkPool pool_{WorkPool::all_core_helpers()};  // matmul_stored's threads
 };
 
 }  // namespace

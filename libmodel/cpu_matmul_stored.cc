@@ -79,16 +79,16 @@ void band_rows(const StoredWeight& w, const Band& band, int64_t r0, int64_t r1, 
   }
 }
 
-void fused(CpuPool& pool, const float* x, int ldx, const StoredWeight& w, const std::vector<Band>& bands, float* y,
+void fused(WorkPool& pool, const float* x, int ldx, const StoredWeight& w, const std::vector<Band>& bands, float* y,
            int ldy, int T) {
   const int64_t N = w.rows;
   // A few parts per thread: on a shared machine a descheduled thread's share is picked up by
   // the others. Each output element is computed the same way whatever the split.
-  int parts = w.rows * w.cols < kMinParallelElems ? 1 : 4 * pool.size();
+  int parts = w.rows * w.cols < kMinParallelElems ? 1 : 4 * pool.max_participants();
   // Whole 16-row groups per part, so the kernel's row tiles are rarely cut.
   const int64_t per = ((N + parts - 1) / parts + 15) / 16 * 16;
   parts = int((N + per - 1) / per);
-  pool.run(parts, [&](int part) {
+  pool.run(parts, [&](int part, int /*participant*/) {
     thread_local std::vector<float> panel;
     const int64_t n0 = part * per, n1 = std::min(N, n0 + per);
     for (const Band& b : bands) {
@@ -115,7 +115,7 @@ void gemm_panels(const float* x, int ldx, const StoredWeight& w, const std::vect
 
 }  // namespace
 
-void cpu_matmul_stored(CpuPool& pool, const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T,
+void cpu_matmul_stored(WorkPool& pool, const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T,
                        bool accumulate) {
   if (T <= 0 || w.rows == 0) return;
   // Every band adds into y, so start from zero.

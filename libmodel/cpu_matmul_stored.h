@@ -15,14 +15,14 @@
 #pragma once
 #include <vector>
 
-#include "libmodel/cpu_pool.h"
+#include "kernels/cpu/work_pool.h"
 #include "libmodel/stored_weight.h"
 
 namespace g2 {
 
 inline constexpr int kFusedMaxTokens = 256;
 
-void cpu_matmul_stored(CpuPool& pool, const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T,
+void cpu_matmul_stored(WorkPool& pool, const float* x, int ldx, const StoredWeight& w, float* y, int ldy, int T,
                        bool accumulate);
 
 }  // namespace g2

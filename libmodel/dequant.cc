@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "kernels/codecs.h"
-#include "libconvert/float_runs.h"
-#include "libconvert/quant.h"
+#include "libconvert/quant/float_runs.h"
+#include "libconvert/quant/quant.h"
 
 namespace g2 {
 
@@ -41,7 +41,7 @@ Status convert_to_f32(DType dt, const void* src, size_t n, float* dst) {
 void grok1_dequantize_f32(const int8_t* w, const uint16_t* scales, int64_t K, int64_t N, int G, bool round,
                           float* out) {
   if (round) {
-    // The reference rule (libconvert/quant.h): bf16(int8 * scale), then widened to f32.
+    // The reference rule (libconvert/quant/quant.h): bf16(int8 * scale), then widened to f32.
     std::vector<uint16_t> b(size_t(K * N));
     grok1_dequantize_rows(w, scales, K, N, G, 0, K, b.data());
     for (size_t i = 0; i < b.size(); ++i) out[i] = bf16{b[i]}.to_float();

@@ -1,5 +1,5 @@
 // Stored dtypes to the f32 the forward computes in. Per-element math is kernels/codecs.h;
-// the scale rules are libconvert/quant.h's (Grok-1 int8 x bf16 scales with G blocks along K,
+// the scale rules are libconvert/quant/quant.h's (Grok-1 int8 x bf16 scales with G blocks along K,
 // FP8 per-tensor / per-channel / per-block scales, real = fp8 * scale).
 #pragma once
 #include <cstddef>

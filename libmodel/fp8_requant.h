@@ -1,12 +1,12 @@
 // Fp8RequantWeights: another WeightSource seen through an FP8 e4m3 round trip — every weight
-// the layout marks fp8_candidate is quantised with the given scale scheme (libconvert/quant.h,
+// the layout marks fp8_candidate is quantised with the given scale scheme (libconvert/quant/quant.h,
 // the converter's own rule) and dequantised again. Running a BF16 checkpoint through it gives
 // exactly what a correct `g2convert --dtype fp8` of that checkpoint computes, so g2diff can
 // hold an FP8 conversion to bit-exact parity (`--fp8-exact`) instead of only a bounded one.
 #pragma once
 #include <memory>
 
-#include "libconvert/quant.h"
+#include "libconvert/quant/quant.h"
 #include "libmodel/weights.h"
 
 namespace g2 {

@@ -6,7 +6,7 @@
 
 #include "kernels/codecs.h"
 #include "kernels/cpu/lookup_scale.h"
-#include "libmodel/cpu_pool.h"
+#include "kernels/cpu/work_pool.h"
 
 namespace g2 {
 
@@ -97,23 +97,23 @@ std::vector<float> StoredWeight::dequantize() const {
   return m;
 }
 
-void StoredWeight::dequantize_into(float* out, CpuPool* pool) const {
+void StoredWeight::dequantize_into(float* out, WorkPool* pool) const {
   // Work items of up to 64 rows of one block: rows of a block are independent, and 64 rows of
   // a Grok-2 weight are 0.5-2 MB, enough to amortise the hand-off.
   constexpr int64_t kRows = 64;
   std::vector<std::pair<size_t, int64_t>> items;  // (block, first row)
   for (size_t i = 0; i < blocks.size(); ++i)
     for (int64_t r = 0; r < blocks[i].rows; r += kRows) items.push_back({i, r});
-  auto part = [&](int k) {
+  auto part = [&](int k, int /*participant*/) {
     const auto [i, r0] = items[size_t(k)];
     const StoredBlock& b = blocks[i];
     dequantize_block_rows(b, r0, std::min(b.rows, r0 + kRows),
                           out + size_t(b.row0 + r0) * size_t(cols) + size_t(b.col0), cols);
   };
-  if (pool && pool->size() > 1 && items.size() > 1) {
+  if (pool && pool->max_participants() > 1 && items.size() > 1) {
     pool->run(int(items.size()), part);
   } else {
-    for (size_t k = 0; k < items.size(); ++k) part(int(k));
+    for (size_t k = 0; k < items.size(); ++k) part(int(k), 0);
   }
 }
 

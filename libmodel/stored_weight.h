@@ -5,7 +5,7 @@
 // a list of rectangular blocks, each with its own pointer and leading dimension.
 //
 // Dequantized value of element (r, c): F32 as is, BF16 widened (kernels/codecs.h), F8_E4M3
-// decode(q) * scales.at(r, c) with (r, c) in the whole logical weight (libconvert/quant.h,
+// decode(q) * scales.at(r, c) with (r, c) in the whole logical weight (libconvert/quant/quant.h,
 // the same function CheckpointWeights::matrix uses), so every path sees the same f32 weight
 // bit for bit. Other dtypes (Grok-1 int8, F16...) have no view: WeightSource::stored returns
 // nullopt and the forward uses WeightSource::matrix.
@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "libconvert/dtype.h"
-#include "libconvert/quant.h"
+#include "libconvert/quant/quant.h"
 
 namespace g2 {
 
-class CpuPool;  // libmodel/cpu_pool.h
+class WorkPool;  // kernels/cpu/work_pool.h
 
 struct StoredBlock {
   int64_t row0 = 0, col0 = 0;  // position in the view's [rows, cols]
@@ -58,7 +58,7 @@ class StoredWeight {
   std::vector<float> dequantize() const;
   // The same values into out[rows * cols] (row-major), split over `pool`'s threads in row
   // chunks when given (the CUDA backend fills its pinned upload buffer this way).
-  void dequantize_into(float* out, CpuPool* pool = nullptr) const;
+  void dequantize_into(float* out, WorkPool* pool = nullptr) const;
   // An F32 view that owns its f32 [rows, cols] values (a weight computed in memory, e.g. an
   // FP8 round trip): one block over `owned`.
   static StoredWeight from_f32(std::vector<float> values, int64_t rows, int64_t cols);

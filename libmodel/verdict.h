@@ -1,5 +1,5 @@
 // The parity verdict g2diff reports, decided here so it is unit-tested without the tool
-// (tests/model/test_verdict.cc); tools/g2diff/report.cc only gathers the figures and prints.
+// (tests/libmodel/test_verdict.cc); tools/g2diff/report.cc only gathers the figures and prints.
 // A layer passes when every tensor compared in it passes (compare()) and its router top-k
 // agreement reaches the tolerance's gate. The logits pass when they compare within tolerance,
 // their top-1 agreement reaches its gate and their mean KL stays within its bound. The run

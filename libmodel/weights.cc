@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "libconvert/layout/scales.h"
-#include "libconvert/quant.h"
+#include "libconvert/quant/quant.h"
 #include "libmodel/dequant.h"
 
 namespace g2 {
@@ -157,7 +157,7 @@ Expected<Matrix> CheckpointWeights::matrix(Role role, int layer, int expert, boo
     src_->release(*sc);
   } else {
     if (st->dtype == DType::F8_E4M3) {
-      // FP8: real = fp8 * scale (libconvert/quant.h).
+      // FP8: real = fp8 * scale (libconvert/quant/quant.h).
       auto scales = fp8_scales(*st, m.rows, m.cols);
       if (!scales) return scales.error();
       fp8_dequantize_rect(*scales, 0, m.rows, 0, m.cols, raw->data(), m.data.data());

@@ -3,7 +3,7 @@
 // dense weights at a time and for an expert's weights only when a token is routed to it, so
 // only the current layer (plus one expert) is ever resident.
 //
-// CheckpointWeights reads any TensorSource (libconvert/source.h) and asks the layout tables
+// CheckpointWeights reads any TensorSource (libconvert/source/source.h) and asks the layout tables
 // (libconvert/layout/layout.h) which tensor holds a role; it never spells a tensor name.
 // MemoryWeights holds matrices built in memory (tests, hand-checkable cases).
 #pragma once
@@ -17,7 +17,7 @@
 
 #include "libconvert/layout/layout.h"
 #include "libconvert/model_config.h"
-#include "libconvert/source.h"
+#include "libconvert/source/source.h"
 #include "libconvert/status.h"
 #include "libmodel/stored_weight.h"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (idempotently) the small Python venv used by interop tests and the
 # NumPy reference drivers: BUILD_DIR/venv with numpy, safetensors, ml_dtypes, and the
-# tokenizer oracles of tests/tokenizer (sentencepiece: trainer and encoder; tiktoken), pinned.
+# tokenizer oracles of tests/libmodel/tokenizer (sentencepiece: trainer and encoder; tiktoken), pinned.
 # No torch, no jax: the SGLang loader tests have their own venv (scripts/setup-sglang-venv.sh). Prints the venv's python path on stdout (last line).
 #
 #   scripts/setup-python.sh BUILD_DIR

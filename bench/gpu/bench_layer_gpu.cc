@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "bench/layer_bytes.h"
-#include "libconvert/source.h"
+#include "libconvert/source/source.h"
 #include "libmodel/compare.h"
 #include "libmodel/cuda/cuda_backend.h"
 #include "libmodel/forward.h"

@@ -25,7 +25,7 @@
 #include "bench/layer_bytes.h"
 #include "kernels/cpu/matmul_rows.h"
 #include "libconvert/layout/layout.h"
-#include "libconvert/source.h"
+#include "libconvert/source/source.h"
 #include "libmodel/backend.h"
 #include "libmodel/forward.h"
 #include "libmodel/weights.h"

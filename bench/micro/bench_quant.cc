@@ -1,4 +1,4 @@
-// The converter's own quantisation loops (libconvert/quant.h), GB/s of f32 (or int8) input:
+// The converter's own quantisation loops (libconvert/quant/quant.h), GB/s of f32 (or int8) input:
 // what g2convert --dtype fp8 and the Grok-1 upgrade spend their CPU time in. bench_codecs.cc
 // times the bare per-element codecs; these time the library functions that call them.
 #include <benchmark/benchmark.h>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "kernels/codecs.h"
-#include "libconvert/quant.h"
+#include "libconvert/quant/quant.h"
 
 namespace {
 

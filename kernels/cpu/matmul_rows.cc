@@ -13,7 +13,7 @@
 
 #define G2_ALWAYS_INLINE inline __attribute__((always_inline))
 // x86-64 ELF GCC/clang: one clone per ISA, picked by an ifunc at load time. Elsewhere, or with
-// G2_NO_VECTOR_CLONES (as libconvert/vector_clones.h; e.g. ThreadSanitizer builds, whose runtime
+// G2_NO_VECTOR_CLONES (as kernels/cpu/vector_clones.h; e.g. ThreadSanitizer builds, whose runtime
 // is not up yet when ifunc resolvers run), the baseline ISA only.
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__ELF__) && !defined(G2_NO_VECTOR_CLONES)
 #define G2_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))

@@ -1,6 +1,6 @@
 // Launch geometry of every CUDA kernel as plain host functions (no CUDA headers), so the
 // grid/block/shared-memory arithmetic is unit-tested on CPU-only machines
-// (tests/cuda_host) and the launchers in kernels/cuda/*.cu only consume the result.
+// (tests/libmodel/cuda/host) and the launchers in kernels/cuda/*.cu only consume the result.
 // C++17-clean: included from .cu files.
 #pragma once
 #include <cstdint>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "libconvert/source.h"
+#include "libconvert/source/source.h"
 
 namespace g2 {
 

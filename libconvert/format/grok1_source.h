@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "libconvert/source.h"
+#include "libconvert/source/source.h"
 
 namespace g2 {
 

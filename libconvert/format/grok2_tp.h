@@ -13,7 +13,7 @@
 #include <string>
 
 #include "libconvert/format/safetensors_set.h"
-#include "libconvert/split.h"
+#include "libconvert/plan/split.h"
 
 namespace g2 {
 

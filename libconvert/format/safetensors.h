@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "libconvert/format/safetensors_header.h"
-#include "libconvert/mapped_file.h"
+#include "libconvert/source/mapped_file.h"
 #include "libconvert/tensor.h"
 
 namespace g2 {

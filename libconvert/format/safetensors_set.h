@@ -11,7 +11,7 @@
 
 #include "libconvert/format/safetensors.h"
 #include "libconvert/layout/scales.h"
-#include "libconvert/source.h"
+#include "libconvert/source/source.h"
 
 namespace g2 {
 

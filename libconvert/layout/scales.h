@@ -1,6 +1,6 @@
 // FP8 scale companions of layout tensors (docs/reference.md §4): their names, their logical
 // spec and their share on each TP rank. The TP-set reader merges rank slices with it and the
-// planner and writer cut them by the same rule (fp8_scale_range, libconvert/quant.h):
+// planner and writer cut them by the same rule (fp8_scale_range, libconvert/quant/quant.h):
 //   Tensor: `<base>.weight_scale`     F32 []                         one value for the whole weight
 //   Channel:`<base>.weight_scale`     F32 [N, 1]                     one per output row
 //   Block:  `<base>.weight_scale_inv` F32 [ceil(N/bn), ceil(K/bk)]   one per bn x bk tile
@@ -14,7 +14,7 @@
 #include <string_view>
 
 #include "libconvert/layout/layout.h"
-#include "libconvert/quant.h"
+#include "libconvert/quant/quant.h"
 
 namespace g2 {
 

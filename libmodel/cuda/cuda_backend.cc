@@ -37,7 +37,7 @@
 #include "kernels/cuda/rope.cuh"
 #include "kernels/cuda/router.cuh"
 #include "kernels/ops/rope.h"
-#include "libmodel/cpu_pool.h"
+#include "kernels/cpu/work_pool.h"
 #include "libmodel/cuda/gemm.h"
 #include "libmodel/cuda/nccl_comm.h"
 #include "libmodel/stored_weight.h"
@@ -315,7 +315,7 @@ class CudaBackend final : public Backend {
   CudaBackendOptions opt_;
   cudaStream_t stream_ = nullptr, copy_stream_ = nullptr;
   std::shared_ptr<StreamRef> ref_;
-  CpuPool pool_;  // host threads that dequantize stored weights into the staging buffers
+  WorkPool pool_{WorkPool::all_core_helpers()};  // host threads that dequantize stored weights into the staging buffers
   float* rope_table_ = nullptr;
   int rope_dim_ = 0;
   float rope_theta_ = 0.0f;

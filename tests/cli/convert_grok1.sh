@@ -2,7 +2,7 @@
 # g2convert on a g2synth Grok-1 tiny JAX checkpoint: refused without --to grok2, upgraded to
 # the Grok-2 layout (BF16 and FP8), tokenizer note, config that computes Grok-1's function,
 # and the result reshards like any Grok-2 set. (Bit-exactness of the dequantisation is
-# checked element by element in tests/convert/test_grok1_upgrade.cc.)
+# checked element by element in tests/libconvert/exec/test_grok1_upgrade.cc.)
 set -euo pipefail
 : "${G2_SOURCE_DIR:?}" "${G2_BIN_DIR:?}"
 C="$G2_BIN_DIR/g2convert"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # g2diff --dist (one process per GPU through NCCL) refuses cleanly where it cannot run: exit 2
 # and a message naming --dist, both in a build without CUDA and on a machine without a device.
-# (The one-rank-per-worker forward itself runs on the CPU in tests/model/test_forward_dist.cc.)
+# (The one-rank-per-worker forward itself runs on the CPU in tests/libmodel/test_forward_dist.cc.)
 set -euo pipefail
 source "${G2_SOURCE_DIR:?G2_SOURCE_DIR is not set}/tests/cli/diff_lib.bash"
 synth tp4 tp 4

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # g2diff --prompt / --prompt-file: the text is tokenized with the checkpoint's own tokenizer
-# (tiny ones built at test time, tests/tokenizer/fixtures.sh) and the ids equal the Python
+# (tiny ones built at test time, tests/libmodel/tokenizer/fixtures.sh) and the ids equal the Python
 # libraries' (sentencepiece for Grok-1's tokenizer.model; tiktoken, built as SGLang builds it,
 # for Grok-2's tokenizer.tok.json); the report decodes each side's top-5 next tokens (every
 # position in --json). Exit 2 without a tokenizer, with one that has more ids than the
@@ -12,7 +12,7 @@ T=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "diff_prompt: FAIL: $*"; exit 1; }
 B=$G2_BIN_DIR
-FIX=$(bash "$G2_SOURCE_DIR/tests/tokenizer/fixtures.sh" "$BUILD")
+FIX=$(bash "$G2_SOURCE_DIR/tests/libmodel/tokenizer/fixtures.sh" "$BUILD")
 PY=python3
 oracle() { $PY -c 'import json, sys; j = json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"j": j}))' "$FIX/oracle.json" "$1"; }
 # expect RC CMD...: run it, keep its output in $T/out, fail on another exit code

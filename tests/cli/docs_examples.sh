@@ -23,7 +23,7 @@
 # above, plus /local/ -> a per-node folder (node-local disks); `--fp8-scale block` gets
 # `--fp8-block 8`. Their g2 command lines are checked for flags, not run on their own.
 #
-# The stand-ins carry the tiny test tokenizers (tests/tokenizer/fixtures.sh): grok-1 a
+# The stand-ins carry the tiny test tokenizers (tests/libmodel/tokenizer/fixtures.sh): grok-1 a
 # tokenizer.model, grok-2 a tokenizer.tok.json, so `--prompt` examples run.
 #
 # README's "## Install" section is run differently: each ```sh block there is one bash script,
@@ -100,7 +100,7 @@ mkdir -p "$T/data" "$T/work"
 # the release's own config.json (its 32 fields, nothing of ours): the recipes must run on it as shipped
 grep -v '"_comment"' "$G2_SOURCE_DIR/configs/grok-2-tiny.json" >"$T/data/grok-2/config.json"
 BUILD=$(cd "$G2_BIN_DIR/.." && pwd)
-FIX=$(bash "$G2_SOURCE_DIR/tests/tokenizer/fixtures.sh" "$BUILD") || { echo "docs_examples: tokenizer fixtures failed"; exit 1; }
+FIX=$(bash "$G2_SOURCE_DIR/tests/libmodel/tokenizer/fixtures.sh" "$BUILD") || { echo "docs_examples: tokenizer fixtures failed"; exit 1; }
 cp "$FIX/sentencepiece/tokenizer.model" "$T/data/grok-1/"
 cp "$FIX/tiktoken/tokenizer.tok.json" "$T/data/grok-2/"
 

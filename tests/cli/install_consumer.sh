@@ -15,7 +15,7 @@ fail() { echo "install_consumer: FAIL: $*"; exit 1; }
 rm -rf "$PREFIX" "$CONSUMER"
 cmake --install "$BUILD" --prefix "$PREFIX" >"$T/install.log" || { cat "$T/install.log"; fail "cmake --install"; }
 for f in bin/g2convert bin/g2diff bin/g2inspect bin/g2synth lib/libg2_convert.a lib/libg2_model.a \
-         lib/cmake/g2kit/g2kitConfig.cmake lib/cmake/g2kit/g2kitTargets.cmake include/g2kit/libconvert/source.h \
+         lib/cmake/g2kit/g2kitConfig.cmake lib/cmake/g2kit/g2kitTargets.cmake include/g2kit/libconvert/source/source.h \
          include/g2kit/libmodel/tokenizer/tokenizer.h include/g2kit/kernels/hd.h share/g2kit/configs/grok-1.json; do
   [ -e "$PREFIX/$f" ] || fail "the install prefix has no $f"
 done
@@ -41,7 +41,7 @@ echo "install_consumer: consumer says: $got"
 [ "$got" = "$want" ] || fail "consumer printed '$got', g2inspect says '$want'"
 [ "$got" = "model.embed_tokens.weight BF16 [1024, 512]" ] || fail "unexpected shape: $got"
 
-FIX=$(bash "$G2_SOURCE_DIR/tests/tokenizer/fixtures.sh" "$BUILD")
+FIX=$(bash "$G2_SOURCE_DIR/tests/libmodel/tokenizer/fixtures.sh" "$BUILD")
 for side in sentencepiece tiktoken; do
   prompt=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["prompts"][0])' "$FIX/oracle.json")
   want=$(python3 -c 'import json, sys; print(",".join(map(str, json.load(open(sys.argv[1]))[sys.argv[2]]["ids"][0])))' \

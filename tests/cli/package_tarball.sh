@@ -41,7 +41,7 @@ echo "$NAME: bundled: $bundled; needs $glibc, $glibcxx"
 [ "$(printf '%s\n' "$glibcxx" GLIBCXX_3.4.30 | sort -V | tail -1)" = GLIBCXX_3.4.30 ] || fail "needs $glibcxx"
 
 # The demo conversion from another folder, with nothing from the build or the environment.
-FIX=$(bash "$G2_SOURCE_DIR/tests/tokenizer/fixtures.sh" "$BUILD")
+FIX=$(bash "$G2_SOURCE_DIR/tests/libmodel/tokenizer/fixtures.sh" "$BUILD")
 run() { (cd "$T/scratch" && env -i PATH=/usr/bin:/bin HOME="$T/scratch" "$G/bin/$@"); }
 run g2synth -q --config "$G/share/g2kit/configs/grok-1-tiny.json" --format grok1-jax --out g1 || fail "g2synth"
 cp "$FIX/sentencepiece/tokenizer.model" "$T/scratch/g1/"

@@ -12,8 +12,8 @@
 #include "libmodel/cuda/cuda_backend.h"
 #include "libmodel/cuda/verified_backend.h"
 #include "libmodel/forward.h"
-#include "tests/model/delegating_backend.h"
-#include "tests/model/model_fixtures.h"
+#include "tests/libmodel/delegating_backend.h"
+#include "tests/libmodel/model_fixtures.h"
 
 namespace g2 {
 namespace {

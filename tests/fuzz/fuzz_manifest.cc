@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "libconvert/manifest.h"
+#include "libconvert/format/manifest.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // backends whose all_reduce_sum is NCCL, one thread per device in this process (the same
 // calls g2diff --dist makes in one process per GPU), against the CPU rank-by-rank forward.
 // NCCL sums in its own order, so the bound is f32 summation order, not bit-identity (the CPU
-// thread-per-rank test, tests/model/test_forward_dist.cc, is the bit-exact one).
+// thread-per-rank test, tests/libmodel/test_forward_dist.cc, is the bit-exact one).
 #include <unistd.h>
 
 #include <filesystem>
@@ -12,7 +12,7 @@
 #include "libmodel/cuda/nccl_comm.h"
 #include "libmodel/forward.h"
 #include "tests/gpu/gpu_util.h"
-#include "tests/model/model_fixtures.h"
+#include "tests/libmodel/model_fixtures.h"
 
 namespace g2 {
 namespace {

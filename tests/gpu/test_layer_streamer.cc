@@ -9,7 +9,7 @@
 #include "libconvert/layout/layout.h"
 #include "libmodel/cuda/layer_streamer.h"
 #include "tests/gpu/gpu_util.h"
-#include "tests/model/model_fixtures.h"
+#include "tests/libmodel/model_fixtures.h"
 
 namespace g2 {
 namespace {

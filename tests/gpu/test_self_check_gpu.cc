@@ -11,7 +11,7 @@
 #include "libmodel/cuda/nccl_comm.h"
 #include "libmodel/cuda/verified_backend.h"
 #include "tests/gpu/gpu_util.h"
-#include "tests/model/model_fixtures.h"
+#include "tests/libmodel/model_fixtures.h"
 
 namespace g2 {
 namespace {

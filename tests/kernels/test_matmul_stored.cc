@@ -107,7 +107,7 @@ void reference(const std::vector<float>& x, int ldx, const std::vector<float>& W
     }
 }
 
-void check(const Fixture& f, int T, bool acc, CpuPool& pool, std::mt19937& rng) {
+void check(const Fixture& f, int T, bool acc, WorkPool& pool, std::mt19937& rng) {
   const int64_t N = f.w.rows, K = f.w.cols;
   const int ldx = int(K) + 3, ldy = int(N) + 2;
   const auto x = random_vec(size_t(T) * ldx, rng);
@@ -130,7 +130,7 @@ void check(const Fixture& f, int T, bool acc, CpuPool& pool, std::mt19937& rng) 
 
 TEST(MatmulStored, OddShapesEveryDtypeAndTokenCount) {
   std::mt19937 rng(7);
-  CpuPool pool(2);
+  WorkPool pool(1);
   for (DType dt : {DType::F32, DType::BF16, DType::F8_E4M3}) {
     for (auto [N, K, rs, cs] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{37, 83, 11, 29},
                                 {5, 16, 5, 16},
@@ -148,7 +148,7 @@ TEST(MatmulStored, OddShapesEveryDtypeAndTokenCount) {
 
 TEST(MatmulStored, Fp8ScaleModesAndShardOrigins) {
   std::mt19937 rng(11);
-  CpuPool pool(2);
+  WorkPool pool(1);
   for (Fp8ScaleMode m : {Fp8ScaleMode::Tensor, Fp8ScaleMode::Channel, Fp8ScaleMode::Block}) {
     const Fixture f = make(DType::F8_E4M3, 41, 70, 16, 32, rng, m);
     for (int T : {1, 3, 8, 9, 20, kFusedMaxTokens + 1}) check(f, T, false, pool, rng);
@@ -172,7 +172,7 @@ TEST(MatmulStored, ThreadsAndSplitsDoNotChangeTheResult) {
   // Large enough to run in parallel: every output element is the same function of one x row
   // and one weight row whatever the thread split, so 1 and 2 threads agree bit for bit.
   std::mt19937 rng(3);
-  CpuPool one(1), two(2);
+  WorkPool one(0), two(1);
   const Fixture f = make(DType::BF16, 300, 1001, 150, 1001, rng);
   for (int T : {1, 5, 8}) {
     const auto x = random_vec(size_t(T) * 1001, rng);
@@ -245,7 +245,7 @@ namespace {
 // and an FP8 weight like an F32 copy of its dequantized values.
 TEST(MatmulStored, ResultDoesNotDependOnTheFileSplitOrDtype) {
   std::mt19937 rng(9);
-  CpuPool pool(2);
+  WorkPool pool(1);
   for (DType dt : {DType::BF16, DType::F8_E4M3}) {
     const Fixture split = make(dt, 70, 96, 70, 32, rng, Fp8ScaleMode::Block);  // one band, blocks of 32 + 64
     const auto values = split.w.dequantize();

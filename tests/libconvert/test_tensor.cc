@@ -5,7 +5,7 @@
 
 #include "libconvert/checked.h"
 #include "libconvert/dtype.h"
-#include "libconvert/mapped_file.h"
+#include "libconvert/source/mapped_file.h"
 #include "libconvert/tensor.h"
 
 namespace g2 {

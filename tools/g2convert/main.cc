@@ -11,10 +11,10 @@
 
 #include "tools/common/cli.h"
 #include "libconvert/describe.h"
-#include "libconvert/dest_state.h"
-#include "libconvert/execute.h"
-#include "libconvert/plan.h"
-#include "libconvert/plan_split.h"
+#include "libconvert/exec/dest_state.h"
+#include "libconvert/exec/execute.h"
+#include "libconvert/plan/plan.h"
+#include "libconvert/plan/plan_split.h"
 #include "libconvert/format/tokenizer_ids.h"
 
 namespace {

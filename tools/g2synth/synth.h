@@ -6,7 +6,7 @@
 
 #include "libconvert/model_config.h"
 #include "libconvert/status.h"
-#include "libconvert/work_pool.h"
+#include "kernels/cpu/work_pool.h"
 
 namespace g2::synth {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "libconvert/status.h"
-#include "libconvert/work_pool.h"
+#include "kernels/cpu/work_pool.h"
 
 namespace g2::synth {
 

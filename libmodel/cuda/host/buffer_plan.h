@@ -1,5 +1,5 @@
 // Weight-streaming buffer plan: which bytes of one layer go to the device, and where.
-// Pure host function (unit-tested on CPU, tests/cuda_host): given the layout, the config, a
+// Pure host function (unit-tested on CPU, tests/libmodel/cuda/host): given the layout, the config, a
 // layer, the experts the router chose for this batch and this rank's TP position, it lists
 // the slices to copy with their byte offsets in the layer's device buffer. Only routed
 // experts are planned: for Grok-2 the chosen per-expert tensors, for Grok-1 the chosen

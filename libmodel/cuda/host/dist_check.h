@@ -2,7 +2,7 @@
 // backend; if a rank that failed simply exited, the others would wait for it in their next
 // all-reduce. So every rank, failed or not, contributes its verdict to one all-reduce and
 // every rank learns which ranks failed: all go on, or all stop naming the same ranks.
-// Backend-agnostic host code: tests/cuda_host runs it with one CPU thread per rank; on GPUs
+// Backend-agnostic host code: tests/libmodel/cuda/host runs it with one CPU thread per rank; on GPUs
 // Backend::all_reduce_sum is NCCL, every wait bounded by the communicator's timeout.
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Which GEMM a CUDA device runs for a weight format: pure host logic (tests/cuda_host).
+// Which GEMM a CUDA device runs for a weight format: pure host logic (tests/libmodel/cuda/host).
 //   F32        cublasGemmEx, f32 in/out, CUBLAS_COMPUTE_32F (the Backend's f32 arrays)
 //   Bf16       cublasGemmEx, BF16 inputs, f32 output, CUBLAS_COMPUTE_32F (f32 accumulation)
 //   Fp8Lt      cublasLtMatmul, E4M3 x E4M3 with per-tensor scale pointers, f32 output

@@ -3,7 +3,7 @@
 // tokens and compare them with libmodel's compare(). Only layer 0 is executed: the model is
 // presented as a one-layer model (layer 0 -> final norm -> output projection), so the CPU
 // side costs one layer plus the logits GEMM, even for a 314B checkpoint.
-// Backend-agnostic host code: tests/cuda_host checks it with CPU backends (agreeing and
+// Backend-agnostic host code: tests/libmodel/cuda/host checks it with CPU backends (agreeing and
 // deliberately faulty); g2diff --backend cuda runs it with the CPU and CUDA backends.
 #pragma once
 #include <cstdint>

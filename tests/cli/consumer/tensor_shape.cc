@@ -2,7 +2,7 @@
 // set) with the installed libconvert and prints the tensor's dtype and shape.
 #include <cstdio>
 
-#include "libconvert/source.h"
+#include "libconvert/source/source.h"
 #include "libconvert/tensor.h"
 
 int main(int argc, char** argv) {
