@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/codecs.h"
+#include "kernels/cpu/attention_rows.h"
 #include "kernels/ops/activation.h"
 #include "kernels/ops/attention.h"
 #include "kernels/ops/moe.h"
@@ -85,17 +86,25 @@ class CpuBackend final : public Backend {
     // of its layer here on one core, bench/NOTES.md): part j takes tokens j, j + parts, ... so
     // the causal rows' growing lengths spread evenly. Each (token, head) is computed exactly as
     // before, so the output does not depend on the split.
+    // The keys transposed per KV head (kt[kh][i][j] = k[j][kh][i]) for the vectorised loop of
+    // kernels/cpu/attention_rows.h, which equals attention_query bit for bit.
+    const size_t T = size_t(p.n_tokens);
+    std::vector<float> kt(size_t(p.n_kv_heads) * size_t(d) * T);
+    for (size_t j = 0; j < T; ++j)
+      for (int kh = 0; kh < p.n_kv_heads; ++kh)
+        for (int i = 0; i < d; ++i) kt[(size_t(kh) * size_t(d) + size_t(i)) * T + j] = k[j * size_t(kvs) + size_t(kh) * d + i];
     const int parts = std::min(p.n_tokens, 4 * pool_.max_participants());
     pool_.run(parts, [&](int j, int /*participant*/) {
-      std::vector<float> scores(size_t(p.n_tokens));
+      std::vector<float> scores(T);
       for (int t = j; t < p.n_tokens; t += parts) {
         const int pos = p.pos0 + t;
         const float temp = attn_temperature(pos, p.temperature_len);
         for (int h = 0; h < p.n_heads; ++h) {
           const int kh = h / group;
-          attention_query(q + size_t(t) * qs + size_t(h) * d, k + size_t(kh) * d, kvs, v + size_t(kh) * d, kvs, t + 1,
-                          d, p.scale, p.softcap, temp, p.round_scores_bf16, p.round_probs_bf16, scores.data(),
-                          out + size_t(t) * qs + size_t(h) * d);
+          attention_query_keys_major(q + size_t(t) * qs + size_t(h) * d, kt.data() + size_t(kh) * size_t(d) * T,
+                                     int64_t(T), v + size_t(kh) * d, kvs, t + 1, d, p.scale, p.softcap, temp,
+                                     p.round_scores_bf16, p.round_probs_bf16, scores.data(),
+                                     out + size_t(t) * qs + size_t(h) * d);
         }
       }
     });

@@ -11,7 +11,10 @@ namespace g2 {
 namespace {
 
 constexpr int64_t kFp8PanelRows = 16;                     // rows dequantized at once per thread (stays in L2)
-constexpr int64_t kGemmPanelFloats = int64_t(1) << 20;    // 4 MiB f32 panel for the sgemm path
+// The sgemm path's f32 panel: 32 MiB. sgemm packs all of x for every call, so a panel of few
+// rows spends its time packing (a 4 MiB panel, 128 rows of a Grok-2 weight against 1032 tokens:
+// 11% of the forward's samples in OpenBLAS's sgemm_oncopy, bench/NOTES.md).
+constexpr int64_t kGemmPanelFloats = int64_t(1) << 23;
 constexpr int64_t kMinParallelElems = int64_t(1) << 18;   // below this, splitting costs more than it saves
 
 // Blocks sharing one row range, side by side in column order with no gaps: one logical row

@@ -5,7 +5,7 @@
 //     into a per-thread f32 panel that stays in cache, then the same kernel. Single-threaded
 //     on a 4096 x 4096 BF16 weight it ran at 81 / 102 / 116 GFLOP/s for T = 8 / 16 / 128,
 //     OpenBLAS sgemm on the f32 copy at 24 / 54 / 96 (T = 16 / 32 / 128).
-//   Longer prompts: rows are dequantized a panel at a time (a few MiB, reused across calls)
+//   Longer prompts: rows are dequantized a panel at a time (32 MiB, reused across calls)
 //     and multiplied by OpenBLAS sgemm panel by panel (its K blocking suits long prompts).
 // Either way no weight-sized f32 copy is made and the f32 result differs from sgemm on the
 // dequantized matrix only by the summation order. Blocks that split a row across files are
