@@ -92,7 +92,8 @@ class CpuBackend final : public Backend {
     std::vector<float> kt(size_t(p.n_kv_heads) * size_t(d) * T);
     for (size_t j = 0; j < T; ++j)
       for (int kh = 0; kh < p.n_kv_heads; ++kh)
-        for (int i = 0; i < d; ++i) kt[(size_t(kh) * size_t(d) + size_t(i)) * T + j] = k[j * size_t(kvs) + size_t(kh) * d + i];
+        for (int i = 0; i < d; ++i)
+          kt[(size_t(kh) * size_t(d) + size_t(i)) * T + j] = k[j * size_t(kvs) + size_t(kh) * d + i];
     const int parts = std::min(p.n_tokens, 4 * pool_.max_participants());
     pool_.run(parts, [&](int j, int /*participant*/) {
       std::vector<float> scores(T);

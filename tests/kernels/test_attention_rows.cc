@@ -18,7 +18,8 @@ TEST(AttentionRows, EqualsTheScalarQueryBitForBit) {
   std::normal_distribution<float> nd(0.0f, 1.5f);
   for (int d : {1, 5, 16, 64, 128}) {
     const int T = 67, kv_heads = 3, stride = kv_heads * d;  // rows of K and V: [token][kv head][d]
-    std::vector<float> q(static_cast<size_t>(d)), k(static_cast<size_t>(T * stride)), v(static_cast<size_t>(T * stride));
+    std::vector<float> q(static_cast<size_t>(d)), k(static_cast<size_t>(T * stride)),
+        v(static_cast<size_t>(T * stride));
     for (auto& x : q) x = nd(rng);
     for (auto& x : k) x = nd(rng);
     for (auto& x : v) x = nd(rng);
@@ -32,7 +33,8 @@ TEST(AttentionRows, EqualsTheScalarQueryBitForBit) {
           for (float cap : {0.0f, 30.0f}) {
             const bool rs = flags & 1, rp = flags & 2;
             const float scale = 0.125f, temp = n > 40 ? 1.0625f : 1.0f;
-            std::vector<float> s1(static_cast<size_t>(n)), s2(static_cast<size_t>(n)), o1(static_cast<size_t>(d)), o2(static_cast<size_t>(d));
+            std::vector<float> s1(static_cast<size_t>(n)), s2(static_cast<size_t>(n)), o1(static_cast<size_t>(d)),
+                o2(static_cast<size_t>(d));
             attention_query(q.data(), k.data() + size_t(kh) * d, stride, v.data() + size_t(kh) * d, stride, n, d, scale,
                             cap, temp, rs, rp, s1.data(), o1.data());
             attention_query_keys_major(q.data(), kt.data(), T, v.data() + size_t(kh) * d, stride, n, d, scale, cap,
