@@ -27,6 +27,7 @@ LABELS = {
     "real_forward": ("g2diff forward of the layer (1032 tokens), with logits", "g2diff r2 --record acts.safetensors"),
     "real_synth_g1": ("g2synth: one Grok-1 layer, JAX int8", "g2synth --config grok-1-L1.json --format grok1-jax --out r1"),
     "real_g1_cp": ("`cp -r` + `sync` of the Grok-1 layer", "sh -c 'cp -r r1 cp && sync'"),
+    "real_g1_out_cp": ("`cp -r` + `sync` of the upgrade's output", "sh -c 'cp -r r1up cp && sync'"),
     "real_upgrade": ("g2convert Grok-1 int8 -> Grok-2 BF16, TP8 rank", "g2convert r1 out --to grok2 --tp 8 --layout rank --threads N"),
 }
 GROUPS = (("small", "small sets (hidden 4096)"), ("real", "real geometry (one layer of configs/grok-2.json, configs/grok-1.json)"))
@@ -170,7 +171,7 @@ def markdown(res, notes, others=()):
             "goes). `BENCH_GB=2 BENCH_GB_LARGE=6 BENCH_THREADS=$(nproc)` are the defaults; the results JSON is "
             "build/bench/results.json. The real geometry (on by default; `BENCH_REAL=0` skips it, `BENCH_SMALL=0` "
             "runs it alone, `BENCH_REAL_G2=0` / `BENCH_REAL_G1=0` / `BENCH_SKIP_TORCH=1` / `BENCH_SKIP_FORWARD=1` "
-            "drop parts, `BENCH_REAL_REPS` rounds) needs ~26 GiB free in build/bench/work and ~6 GiB for the torch "
+            "drop parts, `BENCH_REAL_REPS` rounds) needs ~36 GiB free in build/bench/work and ~6 GiB for the torch "
             "venv.", ""]
     if notes:
         out += [open(notes).read().rstrip(), ""]

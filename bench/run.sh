@@ -8,7 +8,7 @@
 # configs/grok-1.json (JAX int8, ~7.6 GB), made by g2synth, timed against `cp -r` + `sync` of
 # the same bytes, the Python peers (numpy, and torch from the SGLang venv) and, for Grok-2, the
 # forward of that layer at 1032 tokens (g2diff's default prompt) against OpenBLAS sgemm.
-# The real geometry needs ~26 GiB free in BENCH_DIR (a set and one output at a time) plus
+# The real geometry needs ~36 GiB free in BENCH_DIR (a set, one output and its copy at a time) plus
 # ~6 GiB for the torch venv, and about 25 minutes on an idle 2-core machine.
 #
 # Environment: BENCH_SMALL=0 skips the small sets, BENCH_REAL=0 the real geometry,
@@ -59,7 +59,7 @@ rm -rf "$W"; mkdir -p "$W"
 RES=$W/results.tsv; : >"$RES"
 REAL_JSON=$W/real.json; echo '{}' >"$REAL_JSON"
 avail_gb() { df -P "$W" | awk 'NR==2 {print int($4 / 1048576)}'; }
-need=$(python3 -c "import math; print(max(math.ceil(max($GB, $GB_LARGE) * 3 + 2) * ($SMALL != 0), 26 * ($REAL_G2 != 0 or $REAL_G1 != 0)))")
+need=$(python3 -c "import math; print(max(math.ceil(max($GB, $GB_LARGE) * 3 + 2) * ($SMALL != 0), 36 if $REAL_G1 != 0 else 26 * ($REAL_G2 != 0)))")
 if [ "$(avail_gb)" -lt "$need" ]; then echo "bench: need ~${need} GiB free in $W, have $(avail_gb)" >&2; exit 2; fi
 
 # measure LABEL BYTES CMD...: wall seconds, peak RSS (KiB) and the load average, one TSV row.
@@ -207,7 +207,10 @@ if [ "$REAL_G1" != 0 ]; then
     rm -rf "$W/cp"
     measure real_upgrade "$S1" "$BIN/g2convert" "$W/r1" "$W/r1up" --to grok2 --tp 8 --layout rank --threads "$THREADS"
     [ "$rep" = 1 ] && { digests real_upgrade "$W/r1up"; real_json upgrade_out_bytes "$(dir_bytes "$W/r1up")"; }
-    rm -rf "$W/r1up"
+    # and a measured cp of the upgrade's own output, beside the source's cp scaled by bytes: write
+    # throughput here is not linear in the bytes written (bench/NOTES.md "Not met")
+    measure real_g1_out_cp "$(dir_bytes "$W/r1up")" sh -c "cp -r '$W/r1up' '$W/cp' && sync"
+    rm -rf "$W/cp" "$W/r1up"
   done
   rm -rf "$W/r1"
 fi
