@@ -4,15 +4,12 @@
 #include <set>
 
 #include "libconvert/layout/layout.h"
+#include "tests/support/repo_config.h"
 
 namespace g2 {
 namespace {
 
-ModelConfig load(const char* name) {
-  auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/" + name);
-  EXPECT_TRUE(c.ok()) << c.message();
-  return *c;
-}
+ModelConfig load(const char* name) { return test::repo_config(name); }
 
 TEST(Layout, Grok2CountsAndShapes) {
   const ModelConfig c = load("grok-2.json");

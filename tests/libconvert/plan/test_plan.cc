@@ -7,15 +7,12 @@
 
 #include "libconvert/layout/scales.h"
 #include "libconvert/plan/plan.h"
+#include "tests/support/repo_config.h"
 
 namespace g2 {
 namespace {
 
-ModelConfig load(const char* name) {
-  auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/" + name);
-  EXPECT_TRUE(c.ok()) << c.message();
-  return *c;
-}
+ModelConfig load(const char* name) { return test::repo_config(name); }
 
 SourceDesc desc(Family f, const char* cfg) {
   SourceDesc d;

@@ -9,15 +9,12 @@
 #include "libconvert/layout/layout.h"
 #include "libconvert/model_config.h"
 #include "libmodel/cuda/host/buffer_plan.h"
+#include "tests/support/repo_config.h"
 
 namespace g2 {
 namespace {
 
-ModelConfig load(const char* name) {
-  auto c = load_model_config(std::string(G2_SOURCE_DIR) + "/configs/" + name);
-  EXPECT_TRUE(c.ok()) << c.message();
-  return *c;
-}
+ModelConfig load(const char* name) { return test::repo_config(name); }
 
 // Slices are aligned, disjoint, in increasing order and inside total_bytes.
 void expect_well_formed(const LayerBufferPlan& p, uint64_t alignment) {
