@@ -2,6 +2,9 @@
 // depend on g2synth): deterministic logical tensors from the layout, written as an HF set or
 // a TP set in either layout kind, optionally FP8 with scale companions.
 #pragma once
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -13,6 +16,7 @@
 #include "libconvert/format/index.h"
 #include "libconvert/format/safetensors_writer.h"
 #include "libconvert/layout/scales.h"
+#include "libconvert/source/source.h"
 #include "tests/support/format_util.h"
 
 namespace g2::test {
@@ -157,6 +161,29 @@ inline void write_tp_set(const std::string& dir, const std::vector<TinyTensor>& 
     std::vector<SafetensorsBlob> blobs;
     for (const auto& [d, b] : list) blobs.push_back({d, b.data()});
     ASSERT_TRUE(write_safetensors(dir + "/" + name, blobs).ok()) << name;
+  }
+}
+
+// src holds exactly the tensors ts: names, dtypes, shapes and bytes, whole and as row chunks.
+inline void expect_source_holds(const TensorSource& src, const std::vector<TinyTensor>& ts) {
+  ASSERT_EQ(src.tensors().size(), ts.size());
+  for (const auto& t : ts) {
+    const SourceTensor* s = src.find(t.spec.name);
+    ASSERT_NE(s, nullptr) << t.spec.name;
+    EXPECT_EQ(s->dtype, t.spec.dtype) << t.spec.name;
+    EXPECT_EQ(s->shape, t.spec.shape) << t.spec.name;
+    auto h = src.load(*s);
+    ASSERT_TRUE(h.ok()) << h.message();
+    ASSERT_EQ(h->view.nbytes(), t.bytes.size()) << t.spec.name;
+    EXPECT_EQ(std::memcmp(h->view.data, t.bytes.data(), t.bytes.size()), 0) << t.spec.name;
+    // Row chunks agree with the whole read.
+    if (!s->shape.empty() && s->shape[0] > 1) {
+      const size_t row = t.bytes.size() / size_t(s->shape[0]);
+      std::vector<uint8_t> part(row * 2);
+      ASSERT_TRUE(src.read_rows(*s, 1, 3 > s->shape[0] ? s->shape[0] : 3, part.data()).ok());
+      EXPECT_EQ(std::memcmp(part.data(), t.bytes.data() + row, row * size_t(std::min<int64_t>(2, s->shape[0] - 1))), 0)
+          << t.spec.name;
+    }
   }
 }
 

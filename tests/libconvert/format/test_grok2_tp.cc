@@ -11,28 +11,6 @@ namespace {
 
 using test::TempDir;
 
-void expect_model(const TensorSource& src, const std::vector<test::TinyTensor>& ts) {
-  ASSERT_EQ(src.tensors().size(), ts.size());
-  for (const auto& t : ts) {
-    const SourceTensor* s = src.find(t.spec.name);
-    ASSERT_NE(s, nullptr) << t.spec.name;
-    EXPECT_EQ(s->dtype, t.spec.dtype) << t.spec.name;
-    EXPECT_EQ(s->shape, t.spec.shape) << t.spec.name;
-    auto h = src.load(*s);
-    ASSERT_TRUE(h.ok()) << h.message();
-    ASSERT_EQ(h->view.nbytes(), t.bytes.size()) << t.spec.name;
-    EXPECT_EQ(std::memcmp(h->view.data, t.bytes.data(), t.bytes.size()), 0) << t.spec.name;
-    // Row chunks agree with the whole read.
-    if (!s->shape.empty() && s->shape[0] > 1) {
-      const size_t row = t.bytes.size() / size_t(s->shape[0]);
-      std::vector<uint8_t> part(row * 2);
-      ASSERT_TRUE(src.read_rows(*s, 1, 3 > s->shape[0] ? s->shape[0] : 3, part.data()).ok());
-      EXPECT_EQ(std::memcmp(part.data(), t.bytes.data() + row, row * size_t(std::min<int64_t>(2, s->shape[0] - 1))), 0)
-          << t.spec.name;
-    }
-  }
-}
-
 struct Case {
   int tp;
   TpLayoutKind kind;
@@ -55,7 +33,7 @@ TEST(Grok2Tp, EveryTpAndKindReadsTheSameModel) {
     ASSERT_NE(tpsrc, nullptr);
     EXPECT_EQ(tpsrc->tp(), k.tp);
     EXPECT_EQ(tpsrc->kind(), k.tp == 1 && !k.g2_layout ? TpLayoutKind::Tp : k.kind);
-    expect_model(**src, ts);
+    test::expect_source_holds(**src, ts);
     // Experts are concatenated from every rank along their split axis as views.
     const SourceTensor* w2 = (*src)->find("model.layers.0.block_sparse_moe.experts.1.w2.weight");
     ASSERT_NE(w2, nullptr);
@@ -84,7 +62,7 @@ TEST(Grok2Tp, Fp8ScalesMergeByTheLayoutRule) {
       test::write_tp_set(dir.str(), ts, *c, tp, TpLayoutKind::Rank, cj);
       auto src = open_checkpoint(dir.str());
       ASSERT_TRUE(src.ok()) << src.message();
-      expect_model(**src, ts);
+      test::expect_source_holds(**src, ts);
     }
   }
 }

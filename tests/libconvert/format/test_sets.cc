@@ -12,20 +12,6 @@ namespace {
 
 using test::TempDir;
 
-void expect_same_model(const TensorSource& src, const std::vector<test::TinyTensor>& ts) {
-  ASSERT_EQ(src.tensors().size(), ts.size());
-  for (const auto& t : ts) {
-    const SourceTensor* s = src.find(t.spec.name);
-    ASSERT_NE(s, nullptr) << t.spec.name;
-    EXPECT_EQ(s->shape, t.spec.shape) << t.spec.name;
-    EXPECT_EQ(s->dtype, t.spec.dtype) << t.spec.name;
-    auto h = src.load(*s);
-    ASSERT_TRUE(h.ok()) << h.message();
-    ASSERT_EQ(h->view.nbytes(), t.bytes.size());
-    EXPECT_EQ(std::memcmp(h->view.data, t.bytes.data(), t.bytes.size()), 0) << t.spec.name;
-  }
-}
-
 TEST(HfSet, SingleFileAndShardedSetsReadTheSameModel) {
   const ModelConfig c = test::tiny_config();
   const auto ts = test::tiny_tensors(c);
@@ -37,7 +23,7 @@ TEST(HfSet, SingleFileAndShardedSetsReadTheSameModel) {
     EXPECT_EQ((*src)->format(), Format::SafetensorsSet);
     EXPECT_EQ((*src)->family(), Family::Grok2);
     EXPECT_EQ((*src)->config().hidden_size, 64);
-    expect_same_model(**src, ts);
+    test::expect_source_holds(**src, ts);
     // Files: the shards plus the index and config.json.
     EXPECT_EQ((*src)->files().size(), size_t(std::max(shards, 1)) + (shards > 0 ? 2 : 1));
   }
@@ -53,7 +39,7 @@ TEST(HfSet, Fp8SetWithScaleCompanions) {
     test::write_hf_set(dir.str(), ts, 2, cj);
     auto src = open_checkpoint(dir.str());
     ASSERT_TRUE(src.ok()) << mode << ": " << src.message();
-    expect_same_model(**src, ts);
+    test::expect_source_holds(**src, ts);
   }
 }
 
