@@ -168,7 +168,7 @@ Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes, ChunkScra
   uint64_t data_size = 0;
   auto header = build_safetensors_header(decls, meta, &data_size);
   if (!header) return header.error();
-  auto w = SafetensorsWriter::create(path, decls, meta);
+  auto w = SafetensorsWriter::create(path, decls, meta, s.opt.write_mode);
   if (!w) return w.error();
   Xxh3Stream h;
   h.update(header->data(), header->size());

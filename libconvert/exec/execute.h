@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "libconvert/format/atomic_file.h"
 #include "libconvert/plan/plan.h"
 #include "libconvert/quant/quant.h"
 #include "libconvert/source/source.h"
@@ -31,6 +32,7 @@ struct ExecOptions {
   int threads = 1;  // output files in parallel, and as many threads on each file's row chunks
   uint64_t mem_limit = 512ull << 20;  // bytes: bounds chunk buffers across all threads
   bool force = false;                  // overwrite a non-empty / different destination
+  WriteMode write_mode = WriteMode::kAuto;  // tensor files: O_DIRECT or the page cache (atomic_file.h)
   std::vector<std::string> command;    // argv, recorded in the manifest and journal
   // Write only this part of the plan's files (split_parts, plan_split.h), sharing the
   // destination with the other parts' workers. Not with `force`.

@@ -1,10 +1,13 @@
 // A file written under a temporary name (`<final>.tmp-<pid>`) and renamed into place only by
 // commit(), after an fsync, so a crash or an error never leaves a half-written file under the
-// final name. Dropped without commit(), it removes the temporary. Writes are buffered.
-// commit_files() commits several at once with one directory fsync (bench/NOTES.md: the
-// per-file directory fsync was a large part of a reshard's wall time).
+// final name. Dropped without commit(), it removes the temporary. Writes collect in a buffer.
+// Large files (a known size of at least kDirectMinBytes) are written with O_DIRECT from an
+// aligned buffer where the filesystem allows it: the bytes go from that buffer to the disk,
+// not through the page cache, which a conversion never reads back (docs/architecture.md,
+// "Writing to disk"). Anything else, or a filesystem that refuses O_DIRECT, is buffered.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,11 +17,20 @@
 
 namespace g2 {
 
+// How an AtomicFile hands its bytes to the kernel.
+enum class WriteMode {
+  kAuto,      // direct for a known size >= kDirectMinBytes, else buffered
+  kBuffered,  // through the page cache
+  kDirect,    // O_DIRECT where the filesystem accepts it, else buffered
+};
+inline constexpr uint64_t kDirectMinBytes = uint64_t(64) << 20;
+
 class AtomicFile {
  public:
   // Create the temporary. `expected_size` > 0 preallocates it, so a full disk is reported
   // before the first byte is written rather than hours later.
-  static Expected<AtomicFile> create(const std::string& final_path, uint64_t expected_size = 0);
+  static Expected<AtomicFile> create(const std::string& final_path, uint64_t expected_size = 0,
+                                     WriteMode mode = WriteMode::kAuto);
   AtomicFile() = default;
   AtomicFile(AtomicFile&& o) noexcept;
   AtomicFile& operator=(AtomicFile&& o) noexcept;
@@ -44,15 +56,23 @@ class AtomicFile {
   const std::string& final_path() const { return final_; }
   const std::string& temp_path() const { return temp_; }
   uint64_t bytes_written() const { return written_; }
+  // Whether the bytes go to the disk with O_DIRECT (false after a fallback to buffered).
+  bool direct() const { return direct_; }
 
  private:
+  struct FreeBuffer {
+    void operator()(uint8_t* p) const;
+  };
   Status flush();
+  Status flush_direct(bool tail);
   Status write_fd(const uint8_t* p, size_t n);
   Status fail(const char* what, int err);
 
   std::string final_, temp_;
   int fd_ = -1;
-  std::string buf_;  // pending bytes, flushed at kBufSize
+  std::unique_ptr<uint8_t, FreeBuffer> buf_;  // pending bytes, page-aligned, flushed when full
+  size_t buf_len_ = 0, buf_cap_ = 0;
+  bool direct_ = false;
   uint64_t written_ = 0;
   uint64_t queued_ = 0;  // bytes handed to the kernel; [0, queued_) is being or has been written back
   uint64_t on_disk_ = 0;  // writeback started for [0, on_disk_) (sync_file_range)

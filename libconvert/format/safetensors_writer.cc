@@ -3,11 +3,12 @@
 namespace g2 {
 
 Expected<SafetensorsWriter> SafetensorsWriter::create(const std::string& path, std::vector<SafetensorsDecl> tensors,
-                                                      const std::map<std::string, std::string>& metadata) {
+                                                      const std::map<std::string, std::string>& metadata,
+                                                      WriteMode mode) {
   uint64_t data_size = 0;
   auto header = build_safetensors_header(tensors, metadata, &data_size);
   if (!header) return invalid(path + ": " + header.message());
-  auto file = AtomicFile::create(path, header->size() + data_size);
+  auto file = AtomicFile::create(path, header->size() + data_size, mode);
   if (!file) return file.error();
   SafetensorsWriter w;
   w.file_ = std::move(*file);

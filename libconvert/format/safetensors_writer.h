@@ -19,7 +19,8 @@ class SafetensorsWriter {
   // gaps). The data section starts 8-byte aligned; a tensor's own alignment then depends on
   // the sizes before it, so readers copy (read_rows) rather than cast misaligned views.
   static Expected<SafetensorsWriter> create(const std::string& path, std::vector<SafetensorsDecl> tensors,
-                                            const std::map<std::string, std::string>& metadata = {});
+                                            const std::map<std::string, std::string>& metadata = {},
+                                            WriteMode mode = WriteMode::kAuto);
 
   // Append the next `chunk` of tensor `name`'s bytes (little-endian, row-major). `name` must be
   // the tensor being filled, or the next one once it is complete; a chunk never spans tensors.

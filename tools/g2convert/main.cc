@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "tools/common/cli.h"
@@ -148,11 +150,11 @@ int main(int argc, char** argv) {
 Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 2 bad input.)");
   std::string src_dir, dst_dir, layout_s, dtype_s = "keep", fp8_scale_s, to_s, config_path, mem_s = "512M",
                                           max_file_s = "5G";
-  std::string ranks_s, part_s, merge_dir;
+  std::string ranks_s, part_s, merge_dir, io_s = "auto";
   std::optional<int> tp, fp8_block;
   std::optional<int64_t> vocab;
   bool dry_run = false, as_json = false, force = false, quiet = false;
-  int threads = 1;
+  int threads = 0;
   app.add_option("SRC", src_dir, "source checkpoint directory (Grok-2 TP set, HF safetensors set, Grok-1 JAX dir)");
   app.add_option("DST", dst_dir, "output directory (created; must be empty unless resuming or --force)");
   app.add_option("--tp", tp, "tensor-parallel width: 1, 2, 4, 8 or 16 (default: the source's)");
@@ -173,7 +175,15 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   app.add_option("--config", config_path, "config.json for the source (a Grok-1 JAX release has none)");
   app.add_flag("--dry-run", dry_run, "print the plan (files, tensors, bytes) without reading tensor data");
   app.add_flag("--json", as_json, "print a JSON summary on stdout");
-  app.add_option("--threads", threads, "worker threads (output files in parallel)")->check(CLI::Range(1, 256));
+  app.add_option("--threads", threads,
+                 "worker threads: output files in parallel, and as many on each large tensor's row chunks "
+                 "(default 0: one per core, at most 8; the output is the same bytes for any N)")
+      ->check(CLI::Range(0, 256));
+  app.add_option("--io", io_s,
+                 "how tensor files reach the disk: direct (O_DIRECT from aligned buffers, not through the page "
+                 "cache), buffered, or auto (default: direct for files of 64 MiB or more; a filesystem that refuses "
+                 "O_DIRECT is written buffered)")
+      ->check(CLI::IsMember({"auto", "direct", "buffered"}));
   app.add_option("--mem-limit", mem_s, "memory budget for tensor buffers, e.g. 512M, 2G (default 512M)");
   app.add_option("--max-file-size", max_file_s, "--layout hf: start a new file past this size (default 5G)");
   app.add_flag("--force", force,
@@ -279,9 +289,11 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
     return 0;
   }
   ExecOptions opt;
-  opt.threads = threads;
+  // Past 8 the disk, not the cores, sets the pace of a conversion, and each thread holds buffers.
+  opt.threads = threads > 0 ? threads : std::clamp(int(std::thread::hardware_concurrency()), 1, 8);
   opt.mem_limit = *mem;
   opt.force = force;
+  opt.write_mode = io_s == "direct" ? WriteMode::kDirect : io_s == "buffered" ? WriteMode::kBuffered : WriteMode::kAuto;
   opt.command = recorded_command(argc, argv);
   if (part) opt.part = PartSpec{part->first, part->second};
   ProgressPrinter printer;
