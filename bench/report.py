@@ -9,7 +9,7 @@ LABELS = {
     "cp": ("`cp -r` + `sync` of the TP8 set (the disk's limit)", "sh -c 'cp -r tp8 cp && sync'"),
     "reshard": ("g2convert TP8 -> TP4 (BF16)", "g2convert tp8 tp4 --tp 4 --threads N"),
     "fp8_block": ("g2convert BF16 -> FP8 block-128 (TP8)", "g2convert tp8 fp8 --tp 8 --dtype fp8 --fp8-scale block"),
-    "python_reshard": ("Python safetensors+numpy TP8 -> TP4", "build/bench/venv/bin/python bench/python_reshard.py tp8 out 4"),
+    "python_reshard": ("Python safetensors+numpy TP8 -> TP4", "build/bench-release/venv/bin/python bench/python_reshard.py tp8 out 4"),
     "upgrade": ("g2convert Grok-1 JAX int8 -> Grok-2 BF16 TP8 (configs/bench-grok1.json)",
                 "g2convert g1 out --to grok2 --tp 8"),
     "reshard_large": ("g2convert TP8 -> TP4, second model size", "g2convert tp8L tp4L --tp 4"),
@@ -117,7 +117,7 @@ def markdown(res, notes, others=()):
             out += ["", "Forward of the Grok-2 layer (CPU backend) at g2diff's default prompt: the layer's time as g2diff "
                     "prints it (embedding + the layer; the logits after it are in the row's total), its useful FLOPs "
                     "(projections, causal attention, router, dense FFN, the top-k experts of every token), and OpenBLAS "
-                    "sgemm measured in the same run at the layer's shapes (`build/bench/bin/bench_sgemm`, %d threads)." % (
+                    "sgemm measured in the same run at the layer's shapes (`build/bench-release/bin/bench_sgemm`, %d threads)." % (
                         f["sgemm"].get("threads", 0)), "",
                     "| tokens | layer seconds | GFLOP | GFLOP/s | sgemm GFLOP/s | ratio |", "|---|---|---|---|---|---|",
                     "| %d | %.2f | %.0f | %.1f | %.1f | %.2f |" % (f["tokens"], f["layer_seconds"], f["layer_gflop"],
@@ -127,7 +127,7 @@ def markdown(res, notes, others=()):
         out += ["", "## Layer forward (CPU backend, one Grok-2-shaped decoder layer, hidden 4096)", "",
                 "Bound = bytes of stored weights the layer touches (attention, dense FFN, router, norms, the "
                 "routed experts, embedding rows; the output projection when the set has one layer) / measured memcpy "
-                "bandwidth. `build/bench/bin/bench_layer [--keep-mapped] TP8_DIR`; pages: dropped after each weight "
+                "bandwidth. `build/bench-release/bin/bench_layer [--keep-mapped] TP8_DIR`; pages: dropped after each weight "
                 "(the runtime's default) or kept mapped between reps. memcpy bandwidth counts bytes copied (each read "
                 "once and written once), so a kernel that only reads its weights can beat this bound (ratio < 1); the "
                 "stricter read-only bound (same bytes / the streaming-read bandwidth of as many threads as the CPU "
@@ -144,7 +144,7 @@ def markdown(res, notes, others=()):
                 fmt(l.get("read_bound_seconds"), 4), fmt(l.get("read_ratio"), 2), fmt(l.get("loadavg1"), 1)))
     if res["codecs"]:
         out += ["", "## Codec microbenchmarks (Google Benchmark, GB/s of input bytes)", "",
-                "`build/bench/bin/bench_codecs` (bench/micro/bench_codecs.cc).", "", "| benchmark | GB/s |", "|---|---|"]
+                "`build/bench-release/bin/bench_codecs` (bench/micro/bench_codecs.cc).", "", "| benchmark | GB/s |", "|---|---|"]
         out += ["| %s | %.2f |" % (c["name"], c["gb_per_s"]) for c in res["codecs"]]
     for g, title in GROUPS:
         ts = [t for t in res["targets"] if t.get("group", "small") == g]
@@ -166,12 +166,12 @@ def markdown(res, notes, others=()):
                 vals.append(fmt(m[0]["value"], 3) if m else "-")
             out.append("| %s | %s |" % (target_key(t), " | ".join(vals)))
     out += ["", "## Reproduce", "",
-            "`make bench` (= `bash bench/run.sh`): Release build with `-DG2_BENCH=ON` in build/bench, a Python venv "
-            "(numpy, safetensors, ml_dtypes) in build/bench/venv, synthetic sets in build/bench/work (removed as it "
+            "`make bench` (= `bash bench/run.sh`): Release build with `-DG2_BENCH=ON` in build/bench-release, a Python venv "
+            "(numpy, safetensors, ml_dtypes) in build/bench-release/venv, synthetic sets in build/bench-release/work (removed as it "
             "goes). `BENCH_GB=2 BENCH_GB_LARGE=6 BENCH_THREADS=$(nproc)` are the defaults; the results JSON is "
-            "build/bench/results.json. The real geometry (on by default; `BENCH_REAL=0` skips it, `BENCH_SMALL=0` "
+            "build/bench-release/results.json. The real geometry (on by default; `BENCH_REAL=0` skips it, `BENCH_SMALL=0` "
             "runs it alone, `BENCH_REAL_G2=0` / `BENCH_REAL_G1=0` / `BENCH_SKIP_TORCH=1` / `BENCH_SKIP_FORWARD=1` "
-            "drop parts, `BENCH_REAL_REPS` rounds) needs ~36 GiB free in build/bench/work and ~6 GiB for the torch "
+            "drop parts, `BENCH_REAL_REPS` rounds) needs ~36 GiB free in build/bench-release/work and ~6 GiB for the torch "
             "venv.", ""]
     if notes:
         out += [open(notes).read().rstrip(), ""]

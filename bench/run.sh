@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: every benchmark figure in one run, each printed against its target, and a
-# machine-readable results JSON (BENCH_OUT, default build/bench/results.json); bench/report.py
+# machine-readable results JSON (BENCH_OUT, default build/bench-release/results.json); bench/report.py
 # turns that JSON into BENCHMARKS.md's tables.
 #
 # Two parts. The small sets (hidden 4096, BENCH_GB / BENCH_GB_LARGE GiB) and the real geometry:
@@ -21,12 +21,14 @@
 # BENCH_GB_LARGE (default 6: the second size for the peak-RSS comparison; 0 skips it),
 # BENCH_HIDDEN (default 4096), BENCH_G1_CONFIG (default configs/bench-grok1.json),
 # BENCH_THREADS (default nproc), BENCH_REPS (default 3: rounds of the main-size timings, median
-# reported), BENCH_DIR (scratch, default build/bench/work; needs about
-# 3x BENCH_GB_LARGE free), BENCH_BUILD (default build/bench), BENCH_SKIP_PY=1 skips the Python
+# reported), BENCH_DIR (scratch, default build/bench-release/work; needs about
+# 3x BENCH_GB_LARGE free), BENCH_BUILD (default build/bench-release), BENCH_SKIP_PY=1 skips the Python
 # baseline, BENCH_SKIP_MICRO=1 the Google Benchmark codecs.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-B=${BENCH_BUILD:-$ROOT/build/bench}
+# Not build/bench: that is the main build's binary folder for bench/ (bench_layer_gpu, when CUDA
+# is found), and each regeneration of the main build rewrote its Makefile over this build's.
+B=${BENCH_BUILD:-$ROOT/build/bench-release}
 GB=${BENCH_GB:-2}; GB_LARGE=${BENCH_GB_LARGE:-6}
 THREADS=${BENCH_THREADS:-$(nproc)}
 REPS=${BENCH_REPS:-3}
