@@ -1,12 +1,12 @@
 #include "libconvert/format/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -42,7 +42,9 @@ std::string dir_of(const std::string& path) {
 
 }  // namespace
 
-void AtomicFile::FreeBuffer::operator()(uint8_t* p) const { std::free(p); }
+void UnmapBuffer::operator()(uint8_t* p) const {
+  if (p) ::munmap(p, bytes);
+}
 
 Expected<AtomicFile> AtomicFile::create(const std::string& final_path, uint64_t expected_size, WriteMode mode) {
   AtomicFile f;
@@ -57,12 +59,12 @@ Expected<AtomicFile> AtomicFile::create(const std::string& final_path, uint64_t 
   if (mode == WriteMode::kDirect) f.direct_ = fcntl(f.fd_, F_SETFL, O_DIRECT) == 0;
 #endif
   f.buf_cap_ = f.direct_ ? kDirectBufSize : kBufSize;
-  void* buf = nullptr;
-  if (posix_memalign(&buf, kDirectAlign, f.buf_cap_) != 0) {
-    Status s = f.fail("cannot allocate the write buffer", ENOMEM);
+  void* buf = ::mmap(nullptr, f.buf_cap_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (buf == MAP_FAILED) {
+    Status s = f.fail("cannot map the write buffer", errno);
     return s.error();
   }
-  f.buf_.reset(static_cast<uint8_t*>(buf));
+  f.buf_ = std::unique_ptr<uint8_t, UnmapBuffer>(static_cast<uint8_t*>(buf), UnmapBuffer{f.buf_cap_});
   if (expected_size > 0) {
     int e = posix_fallocate(f.fd_, 0, off_t(expected_size));
     // Filesystems without preallocation (EOPNOTSUPP, EINVAL) still get the writes checked.

@@ -25,6 +25,14 @@ enum class WriteMode {
 };
 inline constexpr uint64_t kDirectMinBytes = uint64_t(64) << 20;
 
+// An AtomicFile's buffer is its own mapping, unmapped when the file is sealed or dropped: from
+// malloc, the freed buffers of files written by different threads stayed resident in glibc's
+// per-thread arenas (+8-12 MiB peak RSS on a TP8 -> TP4 reshard at 2 threads).
+struct UnmapBuffer {
+  size_t bytes = 0;
+  void operator()(uint8_t* p) const;
+};
+
 class AtomicFile {
  public:
   // Create the temporary. `expected_size` > 0 preallocates it, so a full disk is reported
@@ -60,9 +68,6 @@ class AtomicFile {
   bool direct() const { return direct_; }
 
  private:
-  struct FreeBuffer {
-    void operator()(uint8_t* p) const;
-  };
   Status flush();
   Status flush_direct(bool tail);
   Status write_fd(const uint8_t* p, size_t n);
@@ -70,7 +75,7 @@ class AtomicFile {
 
   std::string final_, temp_;
   int fd_ = -1;
-  std::unique_ptr<uint8_t, FreeBuffer> buf_;  // pending bytes, page-aligned, flushed when full
+  std::unique_ptr<uint8_t, UnmapBuffer> buf_;  // pending bytes, page-aligned, flushed when full
   size_t buf_len_ = 0, buf_cap_ = 0;
   bool direct_ = false;
   uint64_t written_ = 0;
