@@ -58,13 +58,13 @@ Expected<AtomicFile> AtomicFile::create(const std::string& final_path, uint64_t 
   // way the file is written buffered.
   if (mode == WriteMode::kDirect) f.direct_ = fcntl(f.fd_, F_SETFL, O_DIRECT) == 0;
 #endif
-  f.buf_cap_ = f.direct_ ? kDirectBufSize : kBufSize;
-  void* buf = ::mmap(nullptr, f.buf_cap_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const size_t cap = f.direct_ ? kDirectBufSize : kBufSize;
+  void* buf = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (buf == MAP_FAILED) {
     Status s = f.fail("cannot map the write buffer", errno);
     return s.error();
   }
-  f.buf_ = std::unique_ptr<uint8_t, UnmapBuffer>(static_cast<uint8_t*>(buf), UnmapBuffer{f.buf_cap_});
+  f.buf_ = std::unique_ptr<uint8_t, UnmapBuffer>(static_cast<uint8_t*>(buf), UnmapBuffer{cap});
   if (expected_size > 0) {
     int e = posix_fallocate(f.fd_, 0, off_t(expected_size));
     // Filesystems without preallocation (EOPNOTSUPP, EINVAL) still get the writes checked.
@@ -82,7 +82,6 @@ AtomicFile::AtomicFile(AtomicFile&& o) noexcept
       fd_(std::exchange(o.fd_, -1)),
       buf_(std::move(o.buf_)),
       buf_len_(std::exchange(o.buf_len_, 0)),
-      buf_cap_(o.buf_cap_),
       direct_(o.direct_),
       written_(o.written_),
       queued_(o.queued_),
@@ -99,7 +98,6 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& o) noexcept {
     fd_ = std::exchange(o.fd_, -1);
     buf_ = std::move(o.buf_);
     buf_len_ = std::exchange(o.buf_len_, 0);
-    buf_cap_ = o.buf_cap_;
     direct_ = o.direct_;
     written_ = o.written_;
     queued_ = o.queued_;
@@ -197,11 +195,11 @@ Status AtomicFile::write(std::span<const uint8_t> bytes) {
     return write_fd(bytes.data(), bytes.size());
   }
   while (!bytes.empty()) {
-    const size_t n = std::min(bytes.size(), buf_cap_ - buf_len_);
+    const size_t n = std::min(bytes.size(), buf_cap() - buf_len_);
     std::memcpy(buf_.get() + buf_len_, bytes.data(), n);
     buf_len_ += n;
     bytes = bytes.subspan(n);
-    if (buf_len_ == buf_cap_) G2_TRY(direct_ ? flush_direct(/*tail=*/false) : flush());
+    if (buf_len_ == buf_cap()) G2_TRY(direct_ ? flush_direct(/*tail=*/false) : flush());
   }
   return Status::Ok();
 }

@@ -68,6 +68,7 @@ class AtomicFile {
   bool direct() const { return direct_; }
 
  private:
+  size_t buf_cap() const { return buf_.get_deleter().bytes; }  // the mapping's size
   Status flush();
   Status flush_direct(bool tail);
   Status write_fd(const uint8_t* p, size_t n);
@@ -76,7 +77,7 @@ class AtomicFile {
   std::string final_, temp_;
   int fd_ = -1;
   std::unique_ptr<uint8_t, UnmapBuffer> buf_;  // pending bytes, page-aligned, flushed when full
-  size_t buf_len_ = 0, buf_cap_ = 0;
+  size_t buf_len_ = 0;
   bool direct_ = false;
   uint64_t written_ = 0;
   uint64_t queued_ = 0;  // bytes handed to the kernel; [0, queued_) is being or has been written back
