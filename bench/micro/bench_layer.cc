@@ -24,6 +24,7 @@
 
 #include "bench/layer_bytes.h"
 #include "kernels/cpu/matmul_rows.h"
+#include "kernels/cpu/work_pool.h"
 #include "libconvert/layout/layout.h"
 #include "libconvert/source/source.h"
 #include "libmodel/backend.h"
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
   const auto& c = w.config();
   auto be = g2::make_cpu_backend();
   const double bw = memcpy_bandwidth();
-  const int threads = int(std::max(1u, std::thread::hardware_concurrency()));  // the CPU backend's pool size
+  const int threads = g2::WorkPool::cores();  // the CPU backend's pool size
   const double read_bw = read_bandwidth(threads);
 
   const auto layout = g2::layout_for(w.family(), c);

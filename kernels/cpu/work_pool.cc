@@ -8,7 +8,7 @@ WorkPool::WorkPool(int helpers) {
   for (int i = 0; i < helpers; ++i) helpers_.emplace_back([this] { work(); });
 }
 
-int WorkPool::all_core_helpers() { return int(std::max(1u, std::thread::hardware_concurrency())) - 1; }
+int WorkPool::cores() { return int(std::max(1u, std::thread::hardware_concurrency())); }
 
 WorkPool::~WorkPool() {
   {

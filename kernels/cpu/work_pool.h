@@ -19,8 +19,10 @@ class WorkPool {
  public:
   // `helpers` extra threads (0: run() is a plain loop on the caller).
   explicit WorkPool(int helpers);
+  // The cores the machine reports (at least 1): the default thread count of the tools.
+  static int cores();
   // Helpers that make the caller plus the pool one thread per core the machine reports.
-  static int all_core_helpers();
+  static int all_core_helpers() { return cores() - 1; }
   ~WorkPool();
   WorkPool(const WorkPool&) = delete;
   WorkPool& operator=(const WorkPool&) = delete;

@@ -8,10 +8,10 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
-#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "tools/common/cli.h"
+#include "kernels/cpu/work_pool.h"
 #include "libconvert/describe.h"
 #include "libconvert/exec/dest_state.h"
 #include "libconvert/exec/execute.h"
@@ -290,7 +290,7 @@ Rerunning the same command resumes an interrupted conversion. Exit codes: 0 ok, 
   }
   ExecOptions opt;
   // Past 8 the disk, not the cores, sets the pace of a conversion, and each thread holds buffers.
-  opt.threads = threads > 0 ? threads : std::clamp(int(std::thread::hardware_concurrency()), 1, 8);
+  opt.threads = threads > 0 ? threads : std::min(WorkPool::cores(), 8);
   opt.mem_limit = *mem;
   opt.force = force;
   opt.write_mode = io_s == "direct" ? WriteMode::kDirect : io_s == "buffered" ? WriteMode::kBuffered : WriteMode::kAuto;

@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 
 #include "tools/common/cli.h"
 #include "libconvert/model_config.h"
@@ -93,7 +92,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (int rc = clean_out(out, force)) return rc;
-  if (threads == 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads == 0) threads = g2::WorkPool::cores();
   g2::WorkPool pool(threads - 1);
   g2::Status st;
   if (format == "grok1-jax") {
