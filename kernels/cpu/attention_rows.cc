@@ -15,10 +15,7 @@ G2_VECTOR_CLONES void attention_query_keys_major(const float* q, const float* kt
     const float* __restrict row = kt + int64_t(i) * kt_stride;
     for (int j = 0; j < n_keys; ++j) scores[j] += qi * row[j];
   }
-  for (int j = 0; j < n_keys; ++j) {
-    const float s = round_scores ? round_bf16(scores[j]) : scores[j];
-    scores[j] = attn_logit(s, scale, cap, temperature);
-  }
+  for (int j = 0; j < n_keys; ++j) scores[j] = attention_dot_logit(scores[j], scale, cap, temperature, round_scores);
   softmax_row(scores, n_keys);
   if (round_probs)
     for (int j = 0; j < n_keys; ++j) scores[j] = round_bf16(scores[j]);

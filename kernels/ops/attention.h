@@ -15,20 +15,20 @@ G2_HD float attn_temperature(int pos, int len) {
   return log2f(float(pos)) / log2f(float(len));
 }
 
-// One raw q.k score to the pre-softmax logit: scale, softcap, then temperature.
-G2_HD float attn_logit(float qk, float scale, float cap, float temperature) {
-  return softcap(qk * scale, cap) * temperature;
+// A finished q . k dot to its pre-softmax logit: round_scores rounds the raw dot to bf16
+// first (as the JAX reference's bf16 einsum does), then scale, softcap and temperature.
+G2_HD float attention_dot_logit(float dot, float scale, float cap, float temperature, bool round_scores) {
+  if (round_scores) dot = round_bf16(dot);
+  return softcap(dot * scale, cap) * temperature;
 }
 
-// The pre-softmax logit of one query/key pair: q . k summed in f32 in index order
-// (round_scores rounds the raw dot to bf16 first, as the JAX reference's bf16 einsum does),
-// then attn_logit. The CUDA kernel calls it once per key from different threads.
+// The pre-softmax logit of one query/key pair: q . k summed in f32 in index order, then
+// attention_dot_logit. The CUDA kernel calls it once per key from different threads.
 G2_HD float attention_score(const float* q, const float* kj, int d, float scale, float cap, float temperature,
                             bool round_scores) {
   float s = 0.0f;
   for (int i = 0; i < d; ++i) s += q[i] * kj[i];
-  if (round_scores) s = round_bf16(s);
-  return attn_logit(s, scale, cap, temperature);
+  return attention_dot_logit(s, scale, cap, temperature, round_scores);
 }
 
 // Output element i of one query head: sum_j p[j] * v_j[i] in key order (f32).
