@@ -165,13 +165,10 @@ Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes, ChunkScra
   for (const auto& t : f.tensors) decls.push_back({t.name, t.dtype, t.shape});
   std::map<std::string, std::string> meta;
   for (const auto& [k, v] : plan_file_metadata()) meta[k] = v;
-  uint64_t data_size = 0;
-  auto header = build_safetensors_header(decls, meta, &data_size);
-  if (!header) return header.error();
   auto w = SafetensorsWriter::create(path, decls, meta, s.opt.write_mode);
   if (!w) return w.error();
   Xxh3Stream h;
-  h.update(header->data(), header->size());
+  h.update(w->header().data(), w->header().size());
   for (const auto& t : f.tensors) {
     TensorJob job{s.src, t, s.scales, s.stats, chunk_bytes, scratch, *s.parts};
     Status st = produce_tensor(job, [&](std::span<const uint8_t> bytes) -> Status {
@@ -188,8 +185,7 @@ Status run_file(Shared& s, const PlannedFile& f, uint64_t chunk_bytes, ChunkScra
   }
   auto file = w->finish_uncommitted();
   if (!file) return file.error();
-  const ManifestFile mf{f.path, header->size() + data_size, h.hex()};
-  G2_ASSERT(mf.bytes == w->file_size(), "hashed bytes disagree with the written file");
+  const ManifestFile mf{f.path, w->file_size(), h.hex()};
   // Durable, renamed and journaled in a batch by the committer while this thread goes on.
   return s.committer->submit({std::move(*file), mf});
 }

@@ -12,11 +12,11 @@ Expected<SafetensorsWriter> SafetensorsWriter::create(const std::string& path, s
   if (!file) return file.error();
   SafetensorsWriter w;
   w.file_ = std::move(*file);
-  w.header_bytes_ = header->size();
+  w.header_ = std::move(*header);
   w.data_size_ = data_size;
   for (const auto& t : tensors) w.sizes_.push_back(*checked_nbytes(t.dtype, t.shape));  // checked by the header
   w.decls_ = std::move(tensors);
-  G2_TRY(w.file_.write(*header));
+  G2_TRY(w.file_.write(w.header_));
   return w;
 }
 

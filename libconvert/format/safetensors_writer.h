@@ -35,14 +35,17 @@ class SafetensorsWriter {
   Expected<AtomicFile> finish_uncommitted();
 
   const std::string& path() const { return file_.final_path(); }
-  uint64_t file_size() const { return header_bytes_ + data_size_; }
+  uint64_t file_size() const { return header_.size() + data_size_; }
+  // The file's first bytes (length prefix and JSON header), as written by create().
+  const std::string& header() const { return header_; }
   const std::vector<SafetensorsDecl>& tensors() const { return decls_; }
 
  private:
   AtomicFile file_;
   std::vector<SafetensorsDecl> decls_;
   std::vector<uint64_t> sizes_;  // bytes of each tensor
-  uint64_t header_bytes_ = 0, data_size_ = 0;
+  std::string header_;
+  uint64_t data_size_ = 0;
   size_t cur_ = 0;         // tensor being filled
   uint64_t cur_done_ = 0;  // its bytes written so far
 };
