@@ -152,7 +152,7 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  WorkPool pool_{WorkPool::all_core_helpers()};  // matmul_stored's threads
+  WorkPool pool_{WorkPool::all_core_helpers()};  // matmul_stored and attention threads
 };
 
 }  // namespace
