@@ -110,6 +110,7 @@ grep -q "cannot open" "$T/out" || fail "missing --prompt-file: $(cat "$T/out")"
 expect 0 "$B/g2inspect" -q "$T/g1-fp8" --verify
 tail -1 "$T/out" | grep -qx "verify: ok" || fail "g2inspect -q --verify: $(tail -1 "$T/out")"
 for t in g2convert g2diff g2inspect g2synth; do
-  "$B/$t" --help | grep -qE '^ +-q,--quiet' || fail "$t --help lists no -q,--quiet"
+  help=$("$B/$t" --help)  # (not piped into grep -q: SIGPIPE under pipefail when grep exits first)
+  grep -qE '^ +-q,--quiet' <<<"$help" || fail "$t --help lists no -q,--quiet"
 done
 echo "diff_prompt: ok"
